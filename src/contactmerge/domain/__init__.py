@@ -1,0 +1,1 @@
+"""Pure rules over plain data: standard library only (a test enforces it)."""

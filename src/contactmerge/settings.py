@@ -1,0 +1,37 @@
+"""Runtime configuration: one settings class, read from ``CONTACTMERGE_*`` environment variables."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob contactmerge has. Defaults run locally with no server (a SQLite file)."""
+
+    model_config = SettingsConfigDict(env_prefix="CONTACTMERGE_", extra="ignore")
+
+    environment: Literal["development", "production"] = Field(
+        default="development", description="`production` refuses unsafe defaults such as the SQLite file."
+    )
+    database_url: str = Field(
+        default="sqlite:///contactmerge.db",
+        description="SQLAlchemy URL. SQLite file by default; `postgresql+psycopg://…` for production.",
+    )
+    default_phone_region: str = Field(
+        default="US",
+        description="ISO country code used to read phone numbers written without a `+country` prefix.",
+    )
+    default_per_page: int = Field(default=50, ge=1, le=150, description="Page size when none is asked for.")
+    max_per_page: int = Field(default=150, ge=1, le=1000, description="Largest page a client may ask for.")
+    sql_echo: bool = Field(default=False, description="Log every SQL statement (debugging only).")
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.environment == "production" and self.database_url.startswith("sqlite"):
+            raise ValueError(
+                "CONTACTMERGE_DATABASE_URL must point at PostgreSQL when CONTACTMERGE_ENVIRONMENT=production"
+            )
+        return self

@@ -1,0 +1,252 @@
+"""SQLAlchemy 2 typed tables. Every table is keyed by ``workspace_id`` first (design §6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _contact_fk(*columns: str) -> ForeignKeyConstraint:
+    return ForeignKeyConstraint(
+        ["workspace_id", *columns], ["contacts.workspace_id", "contacts.id"], ondelete="CASCADE"
+    )
+
+
+class Workspace(Base):
+    __tablename__ = "workspaces"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    app_id: Mapped[str] = mapped_column(String(32), unique=True)
+    identity_secret: Mapped[str] = mapped_column(String(128))
+    identity_verification: Mapped[str] = mapped_column(String(16), default="optional")
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+    __table_args__ = (
+        Index("ix_contacts_ws_email", "workspace_id", "email_normalized"),
+        Index("ix_contacts_ws_phone", "workspace_id", "phone_e164"),
+        Index("ix_contacts_ws_external_id", "workspace_id", "external_id"),
+        Index("ix_contacts_ws_created", "workspace_id", "created_at"),
+        Index("ix_contacts_ws_last_seen", "workspace_id", "last_seen_at"),
+        Index(
+            "uq_contacts_user_external_id",
+            "workspace_id",
+            "external_id",
+            unique=True,
+            sqlite_where=text("role = 'user' AND external_id IS NOT NULL"),
+            postgresql_where=text("role = 'user' AND external_id IS NOT NULL"),
+        ),
+    )
+
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(320))
+    email_normalized: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    phone_e164: Mapped[str | None] = mapped_column(String(32))
+    name: Mapped[str | None] = mapped_column(String(255))
+    avatar: Mapped[str | None] = mapped_column(String(1024))
+    owner_id: Mapped[int | None] = mapped_column(BigInteger)
+    signed_up_at: Mapped[int | None] = mapped_column(BigInteger)
+    last_seen_at: Mapped[int | None] = mapped_column(BigInteger)
+    last_replied_at: Mapped[int | None] = mapped_column(BigInteger)
+    last_contacted_at: Mapped[int | None] = mapped_column(BigInteger)
+    unsubscribed_from_emails: Mapped[bool] = mapped_column(Boolean, default=False)
+    language_override: Mapped[str | None] = mapped_column(String(16))
+    browser: Mapped[str | None] = mapped_column(String(64))
+    browser_version: Mapped[str | None] = mapped_column(String(64))
+    browser_language: Mapped[str | None] = mapped_column(String(16))
+    os: Mapped[str | None] = mapped_column(String(64))
+    location_country: Mapped[str | None] = mapped_column(String(128))
+    location_region: Mapped[str | None] = mapped_column(String(128))
+    location_city: Mapped[str | None] = mapped_column(String(128))
+    custom_attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class DataAttribute(Base):
+    __tablename__ = "data_attributes"
+    __table_args__ = (UniqueConstraint("workspace_id", "model", "name"),)
+
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    model: Mapped[str] = mapped_column(String(16), default="contact")
+    name: Mapped[str] = mapped_column(String(190))
+    label: Mapped[str] = mapped_column(String(190))
+    data_type: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(Text, default="")
+    options: Mapped[list[str] | None] = mapped_column(JSONType)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ContactTag(Base):
+    __tablename__ = "contact_tags"
+    __table_args__ = (
+        _contact_fk("contact_id"),
+        ForeignKeyConstraint(["workspace_id", "tag_id"], ["tags.workspace_id", "tags.id"], ondelete="CASCADE"),
+        Index("ix_contact_tags_ws_tag", "workspace_id", "tag_id"),
+    )
+
+    workspace_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    contact_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tag_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Note(Base):
+    __tablename__ = "notes"
+    __table_args__ = (_contact_fk("contact_id"), Index("ix_notes_ws_contact", "workspace_id", "contact_id"))
+
+    workspace_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    contact_id: Mapped[str] = mapped_column(String(32))
+    author_id: Mapped[str | None] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+    __table_args__ = (
+        _contact_fk("contact_id"),
+        Index("ix_conversations_ws_contact", "workspace_id", "contact_id"),
+        Index("ix_conversations_ws_updated", "workspace_id", "updated_at"),
+    )
+
+    workspace_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    contact_id: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str | None] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ConversationPart(Base):
+    __tablename__ = "conversation_parts"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["workspace_id", "conversation_id"],
+            ["conversations.workspace_id", "conversations.id"],
+            ondelete="CASCADE",
+        ),
+        Index("ix_conversation_parts_ws_conversation", "workspace_id", "conversation_id", "position"),
+    )
+
+    workspace_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(32))
+    position: Mapped[int] = mapped_column(Integer)
+    part_type: Mapped[str] = mapped_column(String(32))
+    author_type: Mapped[str] = mapped_column(String(16))
+    author_id: Mapped[str | None] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Event(Base):
+    __tablename__ = "events"
+    __table_args__ = (
+        _contact_fk("contact_id"),
+        Index("ix_events_ws_contact_created", "workspace_id", "contact_id", "created_at"),
+    )
+
+    workspace_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    contact_id: Mapped[str] = mapped_column(String(32))
+    event_name: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    event_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType, default=dict)
+
+
+class EventSummary(Base):
+    __tablename__ = "event_summaries"
+    __table_args__ = (_contact_fk("contact_id"),)
+
+    workspace_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    contact_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    first: Mapped[int] = mapped_column(BigInteger)
+    last: Mapped[int] = mapped_column(BigInteger)
+    count: Mapped[int] = mapped_column(BigInteger)
+
+
+class Session(Base):
+    """A messenger's anonymous id (first-party cookie); it belongs to one contact at a time."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (_contact_fk("contact_id"), Index("ix_sessions_ws_contact", "workspace_id", "contact_id"))
+
+    workspace_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    contact_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    last_seen_at: Mapped[int] = mapped_column(BigInteger)
