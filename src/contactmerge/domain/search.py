@@ -1,6 +1,7 @@
 """The contact search grammar (Intercom's): validation of a query into a small tree.
 
-A query is a filter ``{"field", "operator", "value"}`` or a group ``{"operator": "AND"|"OR", "value": [...]}``.
+A query is a filter ``{"field", "operator", "value"}`` or a group
+``{"operator": "AND"|"OR", "value": [...]}``.
 Groups nest at most two levels and hold at most 15 items. Which operators a field takes depends on its type.
 Timestamps compare by UTC day, as in Intercom: ``> t`` means "from the day after t's day on".
 """
@@ -11,13 +12,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-FieldType = Literal["string", "integer", "float", "boolean", "date"]
+FieldType = Literal["id", "string", "integer", "float", "boolean", "date"]
 
 MAX_DEPTH = 2
 MAX_GROUP_SIZE = 15
 DAY = 86_400
 
 OPERATORS_BY_TYPE: Mapping[str, frozenset[str]] = {
+    "id": frozenset({"=", "!=", "IN", "NIN"}),
     "string": frozenset({"=", "!=", "IN", "NIN", "~", "!~", "^", "$"}),
     "integer": frozenset({"=", "!=", "IN", "NIN", "<", ">", "<=", ">="}),
     "float": frozenset({"=", "!=", "IN", "NIN", "<", ">", "<=", ">="}),
@@ -76,7 +78,9 @@ def _parse_group(raw: dict[str, Any], resolve: FieldResolver, path: str, depth: 
     if not isinstance(items, list) or not items:
         raise InvalidQuery(f"an {operator} group needs a non-empty list of filters in value", f"{path}.value")
     if len(items) > MAX_GROUP_SIZE:
-        raise InvalidQuery(f"a group holds at most {MAX_GROUP_SIZE} filters, got {len(items)}", f"{path}.value")
+        raise InvalidQuery(
+            f"a group holds at most {MAX_GROUP_SIZE} filters, got {len(items)}", f"{path}.value"
+        )
     parsed = tuple(_parse(item, resolve, f"{path}.value[{i}]", depth + 1) for i, item in enumerate(items))
     return Group("AND" if operator == "AND" else "OR", parsed)
 
@@ -113,7 +117,7 @@ def _parse_filter(raw: dict[str, Any], resolve: FieldResolver, path: str) -> Fil
 
 def _check_scalar(value: Any, field_type: FieldType, path: str) -> Any:
     ok: bool
-    if field_type == "string":
+    if field_type in ("string", "id"):
         ok = isinstance(value, str)
     elif field_type == "boolean":
         ok = isinstance(value, bool)

@@ -92,6 +92,7 @@ class Contact(Base):
     external_id: Mapped[str | None] = mapped_column(String(255))
     email: Mapped[str | None] = mapped_column(String(320))
     email_normalized: Mapped[str | None] = mapped_column(String(320))
+    email_domain: Mapped[str | None] = mapped_column(String(255))
     phone: Mapped[str | None] = mapped_column(String(64))
     phone_e164: Mapped[str | None] = mapped_column(String(32))
     name: Mapped[str | None] = mapped_column(String(255))
@@ -151,7 +152,9 @@ class ContactTag(Base):
     __tablename__ = "contact_tags"
     __table_args__ = (
         _contact_fk("contact_id"),
-        ForeignKeyConstraint(["workspace_id", "tag_id"], ["tags.workspace_id", "tags.id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(
+            ["workspace_id", "tag_id"], ["tags.workspace_id", "tags.id"], ondelete="CASCADE"
+        ),
         Index("ix_contact_tags_ws_tag", "workspace_id", "tag_id"),
     )
 
@@ -243,7 +246,10 @@ class Session(Base):
     """A messenger's anonymous id (first-party cookie); it belongs to one contact at a time."""
 
     __tablename__ = "sessions"
-    __table_args__ = (_contact_fk("contact_id"), Index("ix_sessions_ws_contact", "workspace_id", "contact_id"))
+    __table_args__ = (
+        _contact_fk("contact_id"),
+        Index("ix_sessions_ws_contact", "workspace_id", "contact_id"),
+    )
 
     workspace_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     id: Mapped[str] = mapped_column(String(64), primary_key=True)

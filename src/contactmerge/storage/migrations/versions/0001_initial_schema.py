@@ -59,6 +59,7 @@ def upgrade() -> None:
         sa.Column("external_id", sa.String(length=255), nullable=True),
         sa.Column("email", sa.String(length=320), nullable=True),
         sa.Column("email_normalized", sa.String(length=320), nullable=True),
+        sa.Column("email_domain", sa.String(length=255), nullable=True),
         sa.Column("phone", sa.String(length=64), nullable=True),
         sa.Column("phone_e164", sa.String(length=32), nullable=True),
         sa.Column("name", sa.String(length=255), nullable=True),

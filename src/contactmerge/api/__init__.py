@@ -1,0 +1,1 @@
+"""The REST API in Intercom's shapes."""

@@ -1,0 +1,81 @@
+"""Every error leaves the API in Intercom's ``error.list`` envelope, with the request's id."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from contactmerge.errors import ContactMergeError
+
+log = logging.getLogger("contactmerge.api")
+
+
+def request_id(request: Request) -> str:
+    rid = getattr(request.state, "request_id", None)
+    if rid is None:
+        rid = request.state.request_id = secrets.token_hex(10)
+    return str(rid)
+
+
+def envelope(request: Request, status: int, errors: list[dict[str, Any]]) -> JSONResponse:
+    body = {"type": "error.list", "request_id": request_id(request), "errors": errors}
+    return JSONResponse(body, status_code=status)
+
+
+def _error(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"code": code, "message": message}
+    if field:
+        entry["field"] = field
+    return entry
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ContactMergeError)
+    async def _domain(request: Request, exc: ContactMergeError) -> JSONResponse:
+        return envelope(request, exc.status_code, [_error(exc.code, exc.message, exc.field)])
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return envelope(request, 400, [_validation_entry(e) for e in exc.errors()])
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        log.info("integrity error: %s", exc.orig)
+        return envelope(
+            request, 409, [_error("conflict", "the change conflicts with data written meanwhile")]
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
+            exc.status_code, "error"
+        )
+        message = "Resource Not Found" if exc.status_code == 404 else str(exc.detail)
+        return envelope(request, exc.status_code, [_error(code, message)])
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return envelope(request, 500, [_error("server_error", "An unexpected error occurred")])
+
+
+def _validation_entry(error: dict[str, Any]) -> dict[str, Any]:
+    location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path", "header")]
+    field = ".".join(location) or None
+    kind = error.get("type", "")
+    if kind == "json_invalid":
+        return _error("parameter_invalid", "The request body is not valid JSON")
+    if kind == "missing":
+        return _error("parameter_not_found", f"{field} is required", field)
+    if kind == "extra_forbidden":
+        return _error("parameter_invalid", f"{field} is not a recognised parameter", field)
+    if kind == "model_attributes_type" or kind == "dict_type":
+        return _error("parameter_invalid", f"{field or 'body'} must be a JSON object", field)
+    return _error("parameter_invalid", f"{field}: {error.get('msg', 'invalid value')}", field)

@@ -1,0 +1,1 @@
+"""The ``contactmerge`` command: a thin shell over the services."""

@@ -1,0 +1,211 @@
+"""Contacts: create, read, update, delete, list and search, with Intercom's role rules."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.orm import Session as DbSession
+
+from contactmerge.domain.identifiers import email_domain
+from contactmerge.domain.ids import new_id, now
+from contactmerge.domain.search import InvalidQuery, Query, parse_query
+from contactmerge.errors import BadRequest, Conflict, NotFound, ParameterNotFound
+from contactmerge.services import data_attributes
+from contactmerge.services.normalizing import check_identifier, normalize_email, normalize_phone
+from contactmerge.storage import contacts as repo
+from contactmerge.storage.paging import Page
+from contactmerge.storage.search import CUSTOM_PREFIX, STANDARD_FIELDS, compile_query
+from contactmerge.storage.tables import Contact, Workspace
+
+ROLES = ("user", "lead")
+PLAIN_FIELDS = (
+    "name",
+    "avatar",
+    "owner_id",
+    "signed_up_at",
+    "last_seen_at",
+    "unsubscribed_from_emails",
+    "language_override",
+    "browser",
+    "browser_version",
+    "browser_language",
+    "os",
+)
+
+
+def get_contact(db: DbSession, workspace: Workspace, contact_id: str) -> Contact:
+    contact = repo.get(db, workspace.id, contact_id)
+    if contact is None:
+        raise NotFound(f"Contact Not Found: no contact has id '{contact_id}'", field="id")
+    return contact
+
+
+def find_by_external_id(db: DbSession, workspace: Workspace, external_id: str) -> Contact:
+    contact = repo.with_external_id(db, workspace.id, external_id)
+    if contact is None:
+        raise NotFound(f"Contact Not Found: no contact has external_id '{external_id}'", field="external_id")
+    return contact
+
+
+def create_contact(db: DbSession, workspace: Workspace, fields: Mapping[str, Any], *, region: str) -> Contact:
+    """A new user or lead. A user needs an external_id or an email, unique among users (409 otherwise)."""
+    role = fields.get("role") or "user"
+    if role not in ROLES:
+        raise BadRequest(f"role must be 'user' or 'lead', got '{role}'", field="role")
+    stamp = now()
+    contact = Contact(
+        workspace_id=workspace.id,
+        id=new_id(),
+        role=role,
+        custom_attributes={},
+        unsubscribed_from_emails=False,
+        archived=False,
+        created_at=stamp,
+        updated_at=stamp,
+    )
+    _apply(db, workspace, contact, fields, region=region)
+    _check_user_identity(db, workspace, contact)
+    return repo.add(db, contact)
+
+
+def update_contact(
+    db: DbSession, workspace: Workspace, contact_id: str, fields: Mapping[str, Any], *, region: str
+) -> Contact:
+    """Intercom's update: given fields are set, custom attributes merged; lead → user only."""
+    contact = get_contact(db, workspace, contact_id)
+    if "role" in fields and fields["role"] is not None and fields["role"] != contact.role:
+        new_role = fields["role"]
+        if new_role == "lead" and contact.role == "user":
+            raise BadRequest("a user cannot become a lead", field="role")
+        if new_role not in ROLES:
+            raise BadRequest(f"role must be 'user' or 'lead', got '{new_role}'", field="role")
+        contact.role = new_role
+    _apply(db, workspace, contact, fields, region=region)
+    _check_user_identity(db, workspace, contact)
+    contact.updated_at = now()
+    db.flush()
+    return contact
+
+
+def delete_contact(db: DbSession, workspace: Workspace, contact_id: str) -> Contact:
+    contact = get_contact(db, workspace, contact_id)
+    repo.remove(db, contact)
+    return contact
+
+
+def set_archived(db: DbSession, workspace: Workspace, contact_id: str, archived: bool) -> Contact:
+    contact = get_contact(db, workspace, contact_id)
+    contact.archived = archived
+    contact.updated_at = now()
+    db.flush()
+    return contact
+
+
+def list_contacts(
+    db: DbSession, workspace: Workspace, *, per_page: int, after_id: str | None
+) -> Page[Contact]:
+    return repo.page(db, workspace.id, per_page=per_page, after_id=after_id)
+
+
+def search_contacts(
+    db: DbSession, workspace: Workspace, raw_query: Any, *, per_page: int, after_id: str | None
+) -> Page[Contact]:
+    """Contacts matching an Intercom search query (filters, AND/OR groups); 400 naming the bad part."""
+    query = parse_search(db, workspace, raw_query)
+    return repo.page(
+        db, workspace.id, per_page=per_page, after_id=after_id, condition=compile_query(query, workspace.id)
+    )
+
+
+def parse_search(db: DbSession, workspace: Workspace, raw_query: Any) -> Query:
+    custom = data_attributes.field_types(db, workspace)
+
+    def resolve(field: str) -> Any:
+        if field in STANDARD_FIELDS:
+            return STANDARD_FIELDS[field][1]
+        if field.startswith(CUSTOM_PREFIX):
+            return custom.get(field[len(CUSTOM_PREFIX) :])
+        return None
+
+    try:
+        return parse_query(raw_query, resolve)
+    except InvalidQuery as error:
+        raise BadRequest(str(error), field=error.path) from error
+
+
+def _apply(
+    db: DbSession, workspace: Workspace, contact: Contact, fields: Mapping[str, Any], *, region: str
+) -> None:
+    for name in PLAIN_FIELDS:
+        if name in fields:
+            setattr(contact, name, fields[name] if name != "unsubscribed_from_emails" else bool(fields[name]))
+    if "external_id" in fields:
+        raw = fields["external_id"]
+        contact.external_id = None if raw is None else check_identifier(str(raw), field="external_id")
+    if "email" in fields:
+        if fields["email"] is None:
+            contact.email = contact.email_normalized = contact.email_domain = None
+        else:
+            contact.email, contact.email_normalized = normalize_email(fields["email"])
+            contact.email_domain = email_domain(contact.email_normalized)
+    if "phone" in fields:
+        if fields["phone"] is None:
+            contact.phone = contact.phone_e164 = None
+        else:
+            contact.phone, contact.phone_e164 = normalize_phone(fields["phone"], region)
+    location = fields.get("location")
+    if isinstance(location, Mapping):
+        contact.location_country = location.get("country", contact.location_country)
+        contact.location_region = location.get("region", contact.location_region)
+        contact.location_city = location.get("city", contact.location_city)
+    if fields.get("custom_attributes"):
+        checked = data_attributes.check_custom_attributes(db, workspace, fields["custom_attributes"])
+        merged = {**contact.custom_attributes, **checked}
+        contact.custom_attributes = {k: v for k, v in merged.items() if v is not None}
+
+
+def _check_user_identity(db: DbSession, workspace: Workspace, contact: Contact) -> None:
+    if contact.role != "user":
+        return
+    with db.no_autoflush:
+        _check_unique_user(db, workspace, contact)
+
+
+def _check_unique_user(db: DbSession, workspace: Workspace, contact: Contact) -> None:
+    if not contact.external_id and not contact.email_normalized:
+        raise BadRequest("a user needs an external_id or an email", field="external_id")
+    if contact.external_id:
+        other = repo.user_with_external_id(db, workspace.id, contact.external_id)
+        if other is not None and other.id != contact.id:
+            raise Conflict(
+                f"A contact matching those details already exists with id={other.id}", field="external_id"
+            )
+    if contact.email_normalized:
+        for other in repo.users_with_email(db, workspace.id, contact.email_normalized):
+            if other.id != contact.id:
+                raise Conflict(
+                    f"A contact matching those details already exists with id={other.id}", field="email"
+                )
+
+
+def find_contact(
+    db: DbSession,
+    workspace: Workspace,
+    *,
+    contact_id: str | None = None,
+    external_id: str | None = None,
+    email: str | None = None,
+) -> Contact:
+    """The contact named by id, else external_id (Intercom's ``user_id``), else email (users first)."""
+    if contact_id:
+        return get_contact(db, workspace, contact_id)
+    if external_id:
+        return find_by_external_id(db, workspace, external_id)
+    if email:
+        _, normalized = normalize_email(email)
+        contact = repo.with_email(db, workspace.id, normalized)
+        if contact is None:
+            raise NotFound(f"Contact Not Found: no contact has email '{email}'", field="email")
+        return contact
+    raise ParameterNotFound("name the contact with id, user_id or email", field="id")

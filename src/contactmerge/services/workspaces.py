@@ -1,0 +1,99 @@
+"""Workspaces (tenants), their API tokens and identity-verification secrets."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session as DbSession
+
+from contactmerge.domain.ids import new_id, now
+from contactmerge.errors import BadRequest, NotFound, Unauthorized
+from contactmerge.storage import workspaces as repo
+from contactmerge.storage.tables import ApiToken, Workspace
+
+TOKEN_PREFIX = "cm_"
+VERIFICATION_MODES = ("off", "optional", "enforced")
+
+
+@dataclass(frozen=True)
+class CreatedWorkspace:
+    workspace: Workspace
+    token: str
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_workspace(
+    db: DbSession, name: str, *, identity_verification: str = "optional"
+) -> CreatedWorkspace:
+    """A new workspace with a fresh app_id, identity secret and API token (shown once, stored hashed)."""
+    name = name.strip()
+    if not name:
+        raise BadRequest("a workspace needs a name", field="name")
+    if identity_verification not in VERIFICATION_MODES:
+        raise BadRequest(
+            f"identity verification must be one of {', '.join(VERIFICATION_MODES)}",
+            field="identity_verification",
+        )
+    app_id = secrets.token_hex(6)
+    workspace = repo.add(
+        db,
+        Workspace(
+            id=app_id,  # as in Intercom, a contact's workspace_id is the public app_id
+            name=name,
+            app_id=app_id,
+            identity_secret=secrets.token_hex(32),
+            identity_verification=identity_verification,
+            settings={},
+            created_at=now(),
+        ),
+    )
+    return CreatedWorkspace(workspace, issue_token(db, workspace, "default"))
+
+
+def issue_token(db: DbSession, workspace: Workspace, name: str) -> str:
+    """A new API token for the workspace; only its hash is kept."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    repo.add_token(
+        db,
+        ApiToken(
+            workspace_id=workspace.id, id=new_id(), name=name, token_hash=hash_token(token), created_at=now()
+        ),
+    )
+    return token
+
+
+def authenticate(db: DbSession, token: str | None) -> Workspace:
+    """The workspace a Bearer token belongs to; 401 otherwise."""
+    if not token:
+        raise Unauthorized("Access Token Invalid: send 'Authorization: Bearer <token>'")
+    workspace = repo.by_token_hash(db, hash_token(token))
+    if workspace is None:
+        raise Unauthorized("Access Token Invalid")
+    return workspace
+
+
+def resolve(db: DbSession, app_id: str | None) -> Workspace:
+    """The workspace an ``--workspace APP_ID`` option names, or the only one when none is named."""
+    if app_id is not None:
+        workspace = repo.by_app_id(db, app_id)
+        if workspace is None:
+            raise NotFound(f"no workspace has app_id '{app_id}'", field="workspace")
+        return workspace
+    found = repo.all_workspaces(db)
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise NotFound(
+            "there is no workspace yet: run 'contactmerge workspace create NAME'", field="workspace"
+        )
+    listing = ", ".join(f"{w.app_id} ({w.name})" for w in found)
+    raise BadRequest(f"several workspaces exist, choose one with --workspace: {listing}", field="workspace")
+
+
+def list_workspaces(db: DbSession) -> list[Workspace]:
+    return repo.all_workspaces(db)

@@ -1,0 +1,62 @@
+"""Conversations and their parts."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session as DbSession
+
+from contactmerge.storage.paging import Page, keyset_page
+from contactmerge.storage.tables import Conversation, ConversationPart
+
+
+def get(db: DbSession, workspace_id: str, conversation_id: str) -> Conversation | None:
+    return db.get(Conversation, (workspace_id, conversation_id))
+
+
+def add(db: DbSession, conversation: Conversation) -> Conversation:
+    db.add(conversation)
+    db.flush()
+    return conversation
+
+
+def add_part(db: DbSession, part: ConversationPart) -> ConversationPart:
+    db.add(part)
+    db.flush()
+    return part
+
+
+def next_position(db: DbSession, workspace_id: str, conversation_id: str) -> int:
+    current = db.scalar(
+        select(func.max(ConversationPart.position)).where(
+            ConversationPart.workspace_id == workspace_id, ConversationPart.conversation_id == conversation_id
+        )
+    )
+    return 0 if current is None else current + 1
+
+
+def parts_of(
+    db: DbSession, workspace_id: str, conversation_ids: list[str]
+) -> dict[str, list[ConversationPart]]:
+    result: dict[str, list[ConversationPart]] = {cid: [] for cid in conversation_ids}
+    if not conversation_ids:
+        return result
+    rows = db.scalars(
+        select(ConversationPart)
+        .where(
+            ConversationPart.workspace_id == workspace_id,
+            ConversationPart.conversation_id.in_(conversation_ids),
+        )
+        .order_by(ConversationPart.conversation_id, ConversationPart.position)
+    )
+    for part in rows:
+        result[part.conversation_id].append(part)
+    return result
+
+
+def page(
+    db: DbSession, workspace_id: str, *, per_page: int, after_id: str | None, contact_id: str | None = None
+) -> Page[Conversation]:
+    stmt = select(Conversation).where(Conversation.workspace_id == workspace_id)
+    if contact_id is not None:
+        stmt = stmt.where(Conversation.contact_id == contact_id)
+    return keyset_page(db, stmt, Conversation.id, per_page=per_page, after_id=after_id)

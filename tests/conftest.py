@@ -1,0 +1,141 @@
+"""Fixtures: real databases (SQLite file, PostgreSQL) built by the migrations, and a real server.
+
+Each backend gets a fresh database per test session; each test gets a fresh workspace in it, which also
+keeps tests apart because no data crosses workspaces. PostgreSQL runs when CONTACTMERGE_TEST_POSTGRES_URL
+is set; otherwise its tests skip with that reason, except under CI=true, where a skip is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from contactmerge.api.app import create_app
+from contactmerge.services import workspaces
+from contactmerge.settings import Settings
+from contactmerge.storage.db import make_engine, make_sessionmaker, transaction
+from contactmerge.storage.migrate import upgrade
+
+POSTGRES_ENV = "CONTACTMERGE_TEST_POSTGRES_URL"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def require(reason: str) -> None:
+    """Skip with a visible reason on a laptop; fail under CI, where every test must run."""
+    if IN_CI:
+        pytest.fail(f"CI=true and {reason}")
+    pytest.skip(reason)
+
+
+@dataclass
+class Database:
+    backend: str
+    url: str
+    engine: Engine
+
+
+def _fresh_postgres(base_url: str) -> Iterator[str]:
+    name = f"cm_test_{secrets.token_hex(5)}"
+    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(base_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    """A migrated database of each backend, made fresh for this test session."""
+    if request.param == "sqlite":
+        path: Path = tmp_path_factory.mktemp("sqlite") / "contactmerge.db"
+        urls: Iterator[str] = iter([f"sqlite:///{path}"])
+    else:
+        base = os.environ.get(POSTGRES_ENV)
+        if not base:
+            require(f"{POSTGRES_ENV} is not set, so PostgreSQL tests cannot run")
+        urls = _fresh_postgres(str(base))
+    url = next(urls)
+    engine = make_engine(url)
+    upgrade(engine)
+    try:
+        yield Database(request.param, url, engine)
+    finally:
+        engine.dispose()
+        for _ in urls:  # runs the PostgreSQL clean-up
+            pass
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    base_url: str
+    database: Database
+
+
+@pytest.fixture(scope="session")
+def server(database: Database) -> Iterator[Server]:
+    """A real uvicorn server on a free port, serving the session's database of one backend."""
+    port = free_port()
+    app = create_app(Settings(database_url=database.url))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    instance = uvicorn.Server(config)
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not instance.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    try:
+        yield Server(f"http://127.0.0.1:{port}", database)
+    finally:
+        instance.should_exit = True
+        thread.join(timeout=10)
+
+
+@dataclass
+class WorkspaceKeys:
+    app_id: str
+    token: str
+    identity_secret: str
+
+
+def make_workspace(database: Database, name: str = "Test workspace") -> WorkspaceKeys:
+    with transaction(make_sessionmaker(database.engine)) as db:
+        created = workspaces.create_workspace(db, name)
+        return WorkspaceKeys(created.workspace.app_id, created.token, created.workspace.identity_secret)
+
+
+@pytest.fixture
+def workspace(database: Database) -> WorkspaceKeys:
+    return make_workspace(database)
+
+
+@pytest.fixture
+def api(server: Server, workspace: WorkspaceKeys) -> Iterator[httpx.Client]:
+    """An HTTP client for the real server, authenticated as a fresh workspace."""
+    headers = {"Authorization": f"Bearer {workspace.token}", "Accept": "application/json"}
+    with httpx.Client(base_url=server.base_url, headers=headers, timeout=30) as client:
+        yield client
