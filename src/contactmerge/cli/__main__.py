@@ -1,0 +1,3 @@
+from contactmerge.cli.main import app
+
+app(prog_name="contactmerge")
