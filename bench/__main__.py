@@ -1,0 +1,37 @@
+"""``make bench``: run every benchmark on every configured backend, print JSON then a short table."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+
+from rich.console import Console
+from rich.table import Table
+
+from bench import contacts
+from bench.common import Result, backends
+
+BENCHES = {"contacts": contacts.run}
+
+
+def main(argv: list[str]) -> int:
+    chosen = argv or list(BENCHES)
+    unknown = [name for name in chosen if name not in BENCHES]
+    if unknown:
+        print(
+            f"error: unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHES)}",
+            file=sys.stderr,
+        )
+        return 2
+    results: list[Result] = [BENCHES[name](backend) for name in chosen for backend in backends()]
+    print(json.dumps([asdict(r) for r in results], indent=2))
+    table = Table("benchmark", "backend", "figures")
+    for r in results:
+        table.add_row(r.name, r.backend, "  ".join(f"{k}={v:,.2f}" for k, v in r.figures.items()))
+    Console().print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
