@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 from contactmerge.api import paging, shapes
 from contactmerge.api.deps import ApiContext, api_context
 from contactmerge.api.schemas import ContactWrite, NoteWrite, SearchRequest, TagRef
+from contactmerge.errors import BadRequest
 from contactmerge.services import contacts, notes, tags
 from contactmerge.storage import contacts as contacts_repo
 from contactmerge.storage.paging import Page
@@ -140,13 +141,26 @@ def detach_tag(contact_id: str, tag_id: str, ctx: ApiContext = Depends(api_conte
 
 
 @router.get("/contacts/{contact_id}/notes")
-def list_notes(contact_id: str, ctx: ApiContext = Depends(api_context)) -> dict[str, Any]:
+def list_notes(
+    contact_id: str, page: int = 1, per_page: int | None = None, ctx: ApiContext = Depends(api_context)
+) -> dict[str, Any]:
+    # Intercom's clients page notes by number and stop at the first empty page, so a page past the end
+    # must come back empty.
+    if page < 1:
+        raise BadRequest("page must be 1 or more", field="page")
+    size = paging.per_page(per_page, ctx.settings)
     rows = notes.notes_of(ctx.db, ctx.workspace, contact_id)
+    shown = rows[(page - 1) * size : page * size]
     return {
         "type": "list",
-        "data": [shapes.note(n) for n in rows],
+        "data": [shapes.note(n) for n in shown],
         "total_count": len(rows),
-        "pages": {"type": "pages", "page": 1, "per_page": max(1, len(rows)), "total_pages": 1},
+        "pages": {
+            "type": "pages",
+            "page": page,
+            "per_page": size,
+            "total_pages": max(1, -(-len(rows) // size)),
+        },
     }
 
 
