@@ -3,12 +3,12 @@
     ContactMergeError                 500 server_error
     ├── BadRequest                    400 parameter_invalid
     │   ├── ParameterNotFound         400 parameter_not_found
-    │   └── InvalidMerge              400 invalid_merge        (issue 3)
+    │   └── MergeRefusedError         400 invalid_merge, merge_into_self, …
     ├── Unauthorized                  401 unauthorized
     ├── Forbidden                     403 forbidden
     ├── NotFound                      404 not_found
-    ├── Conflict                      409 conflict
-    └── Gone                          410 contact_merged       (issue 3)
+    ├── Conflict                      409 conflict, already_merged, merge_held, merge_undone, …
+    └── Gone                          410 contact_merged
 
 The API renders them in Intercom's ``error.list`` envelope; the CLI prints the message and exits 1.
 """
@@ -55,3 +55,30 @@ class NotFound(ContactMergeError):
 class Conflict(ContactMergeError):
     status_code = 409
     code = "conflict"
+
+
+class Gone(ContactMergeError):
+    """The contact was merged; ``canonical_id`` is the live contact it resolves to."""
+
+    status_code = 410
+    code = "contact_merged"
+
+    def __init__(self, message: str, *, canonical_id: str) -> None:
+        super().__init__(message, field="id")
+        self.canonical_id = canonical_id
+
+
+class MergeRefusedError(BadRequest):
+    """A merge the rules refuse (design §3); nothing was changed."""
+
+
+MERGE_CONFLICT_CODES = frozenset(
+    {"already_merged", "target_merged", "merge_held", "merge_undone", "fan_in_cap"}
+)
+
+
+def merge_refused(code: str, message: str, field: str | None = None) -> ContactMergeError:
+    """The error for a refusal code: 409 when the state of the data is at fault, 400 when the request is."""
+    if code in MERGE_CONFLICT_CODES:
+        return Conflict(message, field=field, code=code)
+    return MergeRefusedError(message, field=field, code=code)

@@ -32,6 +32,10 @@ NAMING = {
 }
 
 
+# One live user per external_id; merged users keep theirs on their tombstone.
+LIVE_USER_WITH_EXTERNAL_ID = "role = 'user' AND external_id IS NOT NULL AND merged_into_id IS NULL"
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
@@ -79,8 +83,8 @@ class Contact(Base):
             "workspace_id",
             "external_id",
             unique=True,
-            sqlite_where=text("role = 'user' AND external_id IS NOT NULL"),
-            postgresql_where=text("role = 'user' AND external_id IS NOT NULL"),
+            sqlite_where=text(LIVE_USER_WITH_EXTERNAL_ID),
+            postgresql_where=text(LIVE_USER_WITH_EXTERNAL_ID),
         ),
     )
 
@@ -113,8 +117,20 @@ class Contact(Base):
     location_city: Mapped[str | None] = mapped_column(String(128))
     custom_attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    merged_into_id: Mapped[str | None] = mapped_column(String(32))
+    merged_at: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+def _origin_default(context: Any) -> Any:
+    return context.get_current_parameters()["contact_id"]
+
+
+def origin_column() -> Mapped[str]:
+    """The contact that first owned a row. Merges move ``contact_id``; undo moves rows back by origin."""
+    return mapped_column(String(32), default=_origin_default)
 
 
 class DataAttribute(Base):
@@ -166,11 +182,16 @@ class ContactTag(Base):
 
 class Note(Base):
     __tablename__ = "notes"
-    __table_args__ = (_contact_fk("contact_id"), Index("ix_notes_ws_contact", "workspace_id", "contact_id"))
+    __table_args__ = (
+        _contact_fk("contact_id"),
+        Index("ix_notes_ws_contact", "workspace_id", "contact_id"),
+        Index("ix_notes_ws_origin", "workspace_id", "origin_contact_id"),
+    )
 
     workspace_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     contact_id: Mapped[str] = mapped_column(String(32))
+    origin_contact_id: Mapped[str] = origin_column()
     author_id: Mapped[str | None] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[int] = mapped_column(BigInteger)
@@ -182,11 +203,13 @@ class Conversation(Base):
         _contact_fk("contact_id"),
         Index("ix_conversations_ws_contact", "workspace_id", "contact_id"),
         Index("ix_conversations_ws_updated", "workspace_id", "updated_at"),
+        Index("ix_conversations_ws_origin", "workspace_id", "origin_contact_id"),
     )
 
     workspace_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     contact_id: Mapped[str] = mapped_column(String(32))
+    origin_contact_id: Mapped[str] = origin_column()
     title: Mapped[str | None] = mapped_column(String(255))
     state: Mapped[str] = mapped_column(String(16), default="open")
     created_at: Mapped[int] = mapped_column(BigInteger)
@@ -220,11 +243,13 @@ class Event(Base):
     __table_args__ = (
         _contact_fk("contact_id"),
         Index("ix_events_ws_contact_created", "workspace_id", "contact_id", "created_at"),
+        Index("ix_events_ws_origin", "workspace_id", "origin_contact_id"),
     )
 
     workspace_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     contact_id: Mapped[str] = mapped_column(String(32))
+    origin_contact_id: Mapped[str] = origin_column()
     event_name: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[int] = mapped_column(BigInteger)
     event_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType, default=dict)
@@ -249,10 +274,69 @@ class Session(Base):
     __table_args__ = (
         _contact_fk("contact_id"),
         Index("ix_sessions_ws_contact", "workspace_id", "contact_id"),
+        Index("ix_sessions_ws_origin", "workspace_id", "origin_contact_id"),
     )
 
     workspace_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     contact_id: Mapped[str] = mapped_column(String(32))
+    origin_contact_id: Mapped[str] = origin_column()
     created_at: Mapped[int] = mapped_column(BigInteger)
     last_seen_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ContactIdentifier(Base):
+    """A secondary identifier kept on a survivor when a merge brought one that differs from its own."""
+
+    __tablename__ = "contact_identifiers"
+    __table_args__ = (
+        _contact_fk("contact_id"),
+        Index("ix_contact_identifiers_ws_kind_normalized", "workspace_id", "kind", "normalized"),
+        Index("ix_contact_identifiers_ws_merge", "workspace_id", "merge_id"),
+    )
+
+    workspace_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    contact_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(320))
+    normalized: Mapped[str] = mapped_column(String(320))
+    provenance: Mapped[str] = mapped_column(String(16))
+    merge_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Merge(Base):
+    """The audit record of one merge: who, when, why, and the plan it applied (read by preview and undo)."""
+
+    __tablename__ = "merges"
+    __table_args__ = (
+        Index("ix_merges_ws_source", "workspace_id", "source_id"),
+        Index("ix_merges_ws_target_created", "workspace_id", "target_id", "created_at"),
+        Index("ix_merges_ws_batch", "workspace_id", "batch_id"),
+        Index(
+            "uq_merges_one_applied_per_source",
+            "workspace_id",
+            "source_id",
+            unique=True,
+            sqlite_where=text("state = 'applied'"),
+            postgresql_where=text("state = 'applied'"),
+        ),
+    )
+
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(32))
+    target_id: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))
+    forced: Mapped[bool] = mapped_column(Boolean, default=False)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    batch_id: Mapped[str | None] = mapped_column(String(32))
+    plan: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    moved: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    undo_report: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    undone_at: Mapped[int | None] = mapped_column(BigInteger)
