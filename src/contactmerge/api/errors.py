@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
@@ -37,6 +38,15 @@ def _error(code: str, message: str, field: str | None = None) -> dict[str, Any]:
 
 
 def install(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def _refuse_nul(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        # A NUL in a path or query value would reach PostgreSQL, which cannot compare text holding one.
+        query = request.query_params.multi_items()
+        if "\x00" in request.scope["path"] or any("\x00" in k + v for k, v in query):
+            message = "The URL must not contain NUL characters"
+            return envelope(request, 400, [_error("parameter_invalid", message)])
+        return await call_next(request)
+
     @app.exception_handler(ContactMergeError)
     async def _domain(request: Request, exc: ContactMergeError) -> JSONResponse:
         return envelope(request, exc.status_code, [_error(exc.code, exc.message, exc.field)])
@@ -68,11 +78,18 @@ def install(app: FastAPI) -> None:
 
 def _validation_entry(error: dict[str, Any]) -> dict[str, Any]:
     location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path", "header")]
-    field = ".".join(location) or None
     kind = error.get("type", "")
+    inner = (error.get("ctx") or {}).get("path")
+    if kind == "value_unstorable" and inner:
+        # raised for the whole body by schemas.Body, which names the exact place in ``path``
+        field = ".".join([*location, str(inner)]) if inner != "body" else ".".join(location) or None
+        return _error("parameter_invalid", str(error.get("msg", "invalid value")), field)
+    field = ".".join(location) or None
     if kind == "json_invalid":
         return _error("parameter_invalid", "The request body is not valid JSON")
     if kind == "missing":
+        if field is None:
+            return _error("parameter_not_found", "The request needs a JSON body")
         return _error("parameter_not_found", f"{field} is required", field)
     if kind == "extra_forbidden":
         return _error("parameter_invalid", f"{field} is not a recognised parameter", field)

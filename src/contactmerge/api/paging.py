@@ -32,7 +32,7 @@ def decode(value: str | None, *, field: str = "starting_after") -> Cursor:
         return Cursor(page=1, after_id=None)
     try:
         page, after_id = json.loads(base64.urlsafe_b64decode(value.encode() + b"==="))
-        if isinstance(page, int) and isinstance(after_id, str):
+        if isinstance(page, int) and isinstance(after_id, str) and "\x00" not in after_id:
             return Cursor(page=page, after_id=after_id)
     except (ValueError, TypeError, binascii.Error):
         pass

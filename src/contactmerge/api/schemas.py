@@ -1,17 +1,63 @@
-"""Request bodies. Unknown fields are refused with a message naming them."""
+"""Request bodies. Unknown fields are refused with a message naming them.
+
+Every body also refuses values no backend can store the same way: NUL characters (PostgreSQL text and
+JSONB reject them, SQLite keeps them) and the non-finite numbers ``NaN``/``Infinity`` that Python's JSON
+parser reads. The error names the exact place (``custom_attributes.score``).
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import math
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
+
+BIGINT_MAX = 2**63 - 1
+LAST_TIMESTAMP = 253_402_300_799  # 9999-12-31T23:59:59Z
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unstorable(cls, data: Any) -> Any:
+        found = unstorable(data)
+        if found is not None:
+            path, reason = found
+            # ``path`` is read back by the error envelope to name the field (api/errors.py).
+            raise PydanticCustomError("value_unstorable", "{path} " + reason, {"path": path})
+        return data
 
-Timestamp = Field(default=None, ge=0, description="Unix seconds")
+
+def unstorable(value: Any, path: str = "") -> tuple[str, str] | None:
+    """Where in a JSON value a NUL character or a non-finite number is, and which; None when clean."""
+    if isinstance(value, str):
+        return (path or "body", "must not contain NUL characters") if "\x00" in value else None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (path or "body", "must be a finite number")
+    items: list[tuple[str, Any]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and "\x00" in key:
+                return (path or "body", "must not have a key with a NUL character")
+            items.append((str(key), item))
+    elif isinstance(value, list):
+        items = [(str(index), item) for index, item in enumerate(value)]
+    for key, item in items:
+        found = unstorable(item, f"{path}.{key}" if path else key)
+        if found is not None:
+            return found
+    return None
+
+
+def _int_as_text(value: Any) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+AdminId = Annotated[str, StringConstraints(max_length=64), BeforeValidator(_int_as_text)]
+Timestamp = Field(default=None, ge=0, le=LAST_TIMESTAMP, description="Unix seconds")
 
 
 class ContactWrite(Body):
@@ -23,7 +69,7 @@ class ContactWrite(Body):
     avatar: str | None = Field(default=None, max_length=1024)
     signed_up_at: int | None = Timestamp
     last_seen_at: int | None = Timestamp
-    owner_id: int | None = None
+    owner_id: int | None = Field(default=None, ge=-BIGINT_MAX, le=BIGINT_MAX)
     unsubscribed_from_emails: bool | None = None
     language_override: str | None = Field(default=None, max_length=16)
     custom_attributes: dict[str, Any] | None = None
@@ -40,7 +86,7 @@ class TagWrite(Body):
 
 class NoteWrite(Body):
     body: str
-    admin_id: str | int | None = None
+    admin_id: AdminId | None = None
     contact_id: str | None = None
 
 

@@ -175,6 +175,11 @@ def _check_user_identity(db: DbSession, workspace: Workspace, contact: Contact) 
 def _check_unique_user(db: DbSession, workspace: Workspace, contact: Contact) -> None:
     if not contact.external_id and not contact.email_normalized:
         raise BadRequest("a user needs an external_id or an email", field="external_id")
+    # without this, concurrent requests could each find no user with the email and all create one
+    identifiers = {"external_id": contact.external_id, "email": contact.email_normalized}
+    repo.lock_identifiers(
+        db, workspace.id, [f"{kind}:{value}" for kind, value in identifiers.items() if value]
+    )
     if contact.external_id:
         other = repo.user_with_external_id(db, workspace.id, contact.external_id)
         if other is not None and other.id != contact.id:

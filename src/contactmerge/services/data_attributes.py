@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -15,6 +16,7 @@ from contactmerge.storage import data_attributes as repo
 from contactmerge.storage.tables import DataAttribute, Workspace
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_\- ]{1,190}$")
+MAX_ID = 2**31 - 1
 RESERVED = frozenset({"id", "email", "name", "phone", "role", "external_id", "user_id", "created_at", "type"})
 
 
@@ -63,7 +65,8 @@ def create_attribute(
 def update_attribute(
     db: DbSession, workspace: Workspace, attribute_id: int, changes: Mapping[str, Any]
 ) -> DataAttribute:
-    attribute = repo.get(db, workspace.id, attribute_id)
+    # ids are 32-bit integers in the database; a larger one names nothing (and PostgreSQL would refuse it)
+    attribute = repo.get(db, workspace.id, attribute_id) if 0 < attribute_id <= MAX_ID else None
     if attribute is None:
         raise NotFound(f"data attribute {attribute_id} not found", field="id")
     if "archived" in changes and changes["archived"] is not None:
@@ -100,8 +103,23 @@ def check_custom_attributes(
                 f"Custom attribute '{name}' is a {attribute.data_type} and {coerced.reason}, got {value!r}",
                 field=f"{field}.{name}",
             )
+        unstorable = _unstorable(coerced)
+        if unstorable:
+            raise BadRequest(
+                f"Custom attribute '{name}' is a {attribute.data_type} and {unstorable}",
+                field=f"{field}.{name}",
+            )
         checked[name] = coerced
     return checked
+
+
+def _unstorable(value: Any) -> str | None:
+    """Why a value that fits its type still cannot be stored alike on SQLite and PostgreSQL, if it cannot."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "must be a finite number"
+    if isinstance(value, str) and "\x00" in value:
+        return "must not contain NUL characters"
+    return None
 
 
 def field_types(db: DbSession, workspace: Workspace) -> dict[str, str]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, delete, select
+from collections.abc import Iterable
+
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session as DbSession
 
 from contactmerge.storage.paging import Page, keyset_page
@@ -135,3 +137,15 @@ def add_note(db: DbSession, note: Note) -> Note:
     db.add(note)
     db.flush()
     return note
+
+
+def lock_identifiers(db: DbSession, workspace_id: str, keys: Iterable[str]) -> None:
+    """Hold writers of the same identifiers apart until this transaction ends.
+
+    Users' emails have no unique index (R2 tolerates several users with one email), so the check for an
+    existing user needs this lock on PostgreSQL; SQLite already runs one writer at a time.
+    """
+    if db.get_bind().dialect.name != "postgresql":
+        return
+    for key in sorted(set(keys)):  # one order everywhere, so two writers cannot deadlock
+        db.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"{workspace_id}:{key}", 0))))
