@@ -25,11 +25,19 @@ def record_event(
     created_at: int | None,
     metadata: Mapping[str, Any] | None,
 ) -> Event:
-    """Store an event with its metadata (≤ 10 flat keys) and update the contact's summary for that name."""
+    """Store an event with its metadata (≤ 10 flat keys) and update the contact's summary for that name.
+
+    As in Intercom, an event is identified by contact, name and the ``created_at`` the client gave: the
+    same event sent again (a client's retry) is accepted and not counted twice.
+    """
     name = event_name.strip()
     if not name or len(name) > MAX_NAME_LENGTH:
         raise BadRequest(f"event_name must be 1-{MAX_NAME_LENGTH} characters", field="event_name")
     checked = check_metadata(metadata or {})
+    if created_at is not None:
+        earlier = repo.same_event(db, workspace.id, contact.id, name, created_at)
+        if earlier is not None:
+            return earlier
     event = Event(
         workspace_id=workspace.id,
         id=new_id(),
@@ -43,17 +51,45 @@ def record_event(
 
 
 def check_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """At most 10 keys; each value a string, number, boolean or null, or one of Intercom's two objects:
+    a rich link ``{"url", "value"}`` or a monetary amount ``{"amount", "currency"}``."""
     if len(metadata) > MAX_METADATA_KEYS:
         raise BadRequest(
             f"metadata holds at most {MAX_METADATA_KEYS} keys, got {len(metadata)}", field="metadata"
         )
     for key, value in metadata.items():
-        if value is not None and not isinstance(value, str | int | float | bool):
+        if not (_is_scalar(value) or _is_rich_link(value) or _is_money(value)):
             raise BadRequest(
-                f"metadata values must be strings, numbers or booleans; '{key}' is not",
+                f"metadata values must be strings, numbers, booleans, a link {{url, value}} or an "
+                f"amount {{amount, currency}}; '{key}' is not",
                 field=f"metadata.{key}",
             )
     return dict(metadata)
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
+
+
+def _is_rich_link(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and set(value) == {"url", "value"}
+        and all(isinstance(v, str) for v in value.values())
+    )
+
+
+def _is_money(value: Any) -> bool:
+    if not isinstance(value, dict) or set(value) != {"amount", "currency"}:
+        return False
+    amount, currency = value["amount"], value["currency"]
+    return (
+        isinstance(amount, int)
+        and not isinstance(amount, bool)
+        and amount >= 0
+        and isinstance(currency, str)
+        and bool(currency)
+    )
 
 
 def summaries(db: DbSession, workspace: Workspace, contact: Contact) -> list[EventSummary]:

@@ -6,11 +6,30 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
 from contactmerge.storage.paging import Page, keyset_page
-from contactmerge.storage.tables import Conversation, ConversationPart
+from contactmerge.storage.tables import Contact, Conversation, ConversationPart
 
 
 def get(db: DbSession, workspace_id: str, conversation_id: str) -> Conversation | None:
     return db.get(Conversation, (workspace_id, conversation_id))
+
+
+def latest_of(db: DbSession, workspace_id: str, contact_id: str) -> Conversation | None:
+    return db.scalar(
+        select(Conversation)
+        .where(Conversation.workspace_id == workspace_id, Conversation.contact_id == contact_id)
+        .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
+        .limit(1)
+    )
+
+
+def contacts_by_id(db: DbSession, workspace_id: str, contact_ids: list[str]) -> dict[str, Contact]:
+    """The contacts named in conversations (owners and authors), by id, in one query."""
+    if not contact_ids:
+        return {}
+    rows = db.scalars(
+        select(Contact).where(Contact.workspace_id == workspace_id, Contact.id.in_(contact_ids))
+    )
+    return {row.id: row for row in rows}
 
 
 def add(db: DbSession, conversation: Conversation) -> Conversation:

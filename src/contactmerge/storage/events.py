@@ -40,6 +40,22 @@ def add(db: DbSession, event: Event) -> None:
     db.flush()
 
 
+def same_event(
+    db: DbSession, workspace_id: str, contact_id: str, event_name: str, created_at: int
+) -> Event | None:
+    """The event already stored for this contact with this name and time, if any."""
+    return db.scalar(
+        select(Event)
+        .where(
+            Event.workspace_id == workspace_id,
+            Event.contact_id == contact_id,
+            Event.event_name == event_name,
+            Event.created_at == created_at,
+        )
+        .limit(1)
+    )
+
+
 def summaries(db: DbSession, workspace_id: str, contact_id: str) -> list[EventSummary]:
     return list(
         db.scalars(

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from contactmerge.api import shapes
 from contactmerge.api.deps import ApiContext, api_context
 from contactmerge.api.paging import per_page as page_size
 from contactmerge.api.schemas import EventWrite
-from contactmerge.errors import BadRequest
+from contactmerge.errors import BadRequest, ContactMergeError, ParameterNotFound
 from contactmerge.services import contacts, events
-from contactmerge.storage.tables import Contact, Event
 
 router = APIRouter(tags=["events"])
 
@@ -46,55 +45,34 @@ def list_events(
     before: str | None = None,
     ctx: ApiContext = Depends(api_context),
 ) -> dict[str, Any]:
+    """A contact's events newest first, ``pages.next`` a URL to the older ones; or, with ``summary``,
+    first, last and count per event name."""
+    if type is None:
+        raise ParameterNotFound("type is required and must be 'user'", field="type")
     if type != "user":
-        raise BadRequest("type=user is required", field="type")
-    contact = contacts.find_contact(
-        ctx.db, ctx.workspace, contact_id=intercom_user_id, external_id=user_id, email=email
-    )
+        raise BadRequest(f"type must be 'user', got '{type}'", field="type")
+    try:
+        contact = contacts.find_contact(
+            ctx.db, ctx.workspace, contact_id=intercom_user_id, external_id=user_id, email=email
+        )
+    except ContactMergeError as error:
+        # The query names the Intercom id ``intercom_user_id`` where the body of POST /events says ``id``.
+        if error.field == "id":
+            error.field = "intercom_user_id"
+        raise
     if summary:
-        return {
-            "type": "event.summary",
-            **_who(contact),
-            "events": [
-                {
-                    "name": s.event_name,
-                    "first": _iso(s.first),
-                    "last": _iso(s.last),
-                    "count": s.count,
-                    "description": None,
-                }
-                for s in events.summaries(ctx.db, ctx.workspace, contact)
-            ],
-        }
+        return shapes.event_summary(contact, events.summaries(ctx.db, ctx.workspace, contact))
     size = page_size(per_page, ctx.settings)
     rows = events.newest_events(ctx.db, ctx.workspace, contact, limit=size + 1, before=_before(before))
     shown = rows[:size]
     pages: dict[str, Any] = {}
     if len(rows) > size:
         last = shown[-1]
-        query = request.query_params.multi_items()
-        kept = [(k, v) for k, v in query if k != "before"] + [("before", f"{last.created_at}:{last.id}")]
-        pages["next"] = str(request.url.replace_query_params(**dict(kept)))
-    return {"type": "event.list", "events": [_event(e, contact) for e in shown], "pages": pages}
-
-
-def _who(contact: Contact) -> dict[str, Any]:
-    return {"email": contact.email, "intercom_user_id": contact.id, "user_id": contact.external_id}
-
-
-def _event(row: Event, contact: Contact) -> dict[str, Any]:
-    return {
-        "type": "event",
-        "id": row.id,
-        "event_name": row.event_name,
-        "created_at": row.created_at,
-        **_who(contact),
-        "metadata": row.event_metadata,
-    }
-
-
-def _iso(timestamp: int) -> str:
-    return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        kept = [(k, v) for k, v in request.query_params.multi_items() if k != "before"]
+        pages["next"] = str(
+            request.url.replace_query_params(**dict(kept), before=f"{last.created_at}:{last.id}")
+        )
+    return {"type": "event.list", "events": [shapes.event(e, contact) for e in shown], "pages": pages}
 
 
 def _before(value: str | None) -> tuple[int, str] | None:
