@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request, Response
 
 from contactmerge import __version__
 from contactmerge.api import errors
-from contactmerge.api.routes import contacts, conversations, data_attributes, events, tags
+from contactmerge.api.routes import contacts, conversations, data_attributes, events, merges, tags
 from contactmerge.settings import Settings
 from contactmerge.storage.db import make_engine, make_sessionmaker
 from contactmerge.web import pages
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return response
 
     for router in (
+        merges.router,
         contacts.router,
         tags.router,
         data_attributes.router,
