@@ -77,12 +77,15 @@ def install(app: FastAPI) -> None:
 
 
 def _validation_entry(error: dict[str, Any]) -> dict[str, Any]:
-    location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path", "header")]
+    loc = list(error.get("loc", ()))
+    if loc and loc[0] in ("body", "query", "path", "header"):
+        loc = loc[1:]  # where the parameter was sent; a field may itself be called "body"
+    location = [str(part) for part in loc]
     kind = error.get("type", "")
-    inner = (error.get("ctx") or {}).get("path")
-    if kind == "value_unstorable" and inner:
-        # raised for the whole body by schemas.Body, which names the exact place in ``path``
-        field = ".".join([*location, str(inner)]) if inner != "body" else ".".join(location) or None
+    if kind == "value_unstorable":
+        # raised for a whole body by schemas.Body, which names the exact place in ``path``
+        inner = str((error.get("ctx") or {}).get("path", ""))
+        field = ".".join(part for part in [*location, inner] if part) or None
         return _error("parameter_invalid", str(error.get("msg", "invalid value")), field)
     field = ".".join(location) or None
     if kind == "json_invalid":

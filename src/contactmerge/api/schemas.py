@@ -27,21 +27,23 @@ class Body(BaseModel):
         if found is not None:
             path, reason = found
             # ``path`` is read back by the error envelope to name the field (api/errors.py).
-            raise PydanticCustomError("value_unstorable", "{path} " + reason, {"path": path})
+            raise PydanticCustomError(
+                "value_unstorable", "{where} " + reason, {"path": path, "where": path or "the request body"}
+            )
         return data
 
 
 def unstorable(value: Any, path: str = "") -> tuple[str, str] | None:
-    """Where in a JSON value a NUL character or a non-finite number is, and which; None when clean."""
+    """Where in a JSON value (dotted path, "" for the root) a NUL character or a non-finite number is."""
     if isinstance(value, str):
-        return (path or "body", "must not contain NUL characters") if "\x00" in value else None
+        return (path, "must not contain NUL characters") if "\x00" in value else None
     if isinstance(value, float):
-        return None if math.isfinite(value) else (path or "body", "must be a finite number")
+        return None if math.isfinite(value) else (path, "must be a finite number")
     items: list[tuple[str, Any]] = []
     if isinstance(value, dict):
         for key, item in value.items():
             if isinstance(key, str) and "\x00" in key:
-                return (path or "body", "must not have a key with a NUL character")
+                return (path, "must not have a key with a NUL character")
             items.append((str(key), item))
     elif isinstance(value, list):
         items = [(str(index), item) for index, item in enumerate(value)]
