@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session as DbSession
 
 from contactmerge.domain.ids import new_id, now
-from contactmerge.errors import BadRequest, Forbidden, NotFound
+from contactmerge.errors import BadRequest, ContactMergeError, Forbidden, NotFound
 from contactmerge.services import contacts
 from contactmerge.services.normalizing import normalize_email
 from contactmerge.storage import contacts as contacts_repo
@@ -71,11 +71,21 @@ def identify_replier(
     owner = contacts.get_contact(db, workspace, conversation.contact_id) if conversation else None
     if owner is not None and _names(owner, contact_id, external_id, email):
         return owner
-    contact = contacts.find_contact(
-        db, workspace, contact_id=contact_id, external_id=external_id, email=email
+    field = (
+        "intercom_user_id"
+        if contact_id or not (external_id or email)
+        else "user_id"
+        if external_id
+        else "email"
     )
+    try:
+        contact = contacts.find_contact(
+            db, workspace, contact_id=contact_id, external_id=external_id, email=email
+        )
+    except ContactMergeError as error:
+        error.field = field  # a reply names its contact as intercom_user_id, user_id or email
+        raise
     if conversation is not None:
-        field = "intercom_user_id" if contact_id else "user_id" if external_id else "email"
         raise Forbidden(f"contact '{contact.id}' is not part of this conversation", field=field)
     return contact
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -18,9 +20,10 @@ router = APIRouter(tags=["events"])
 
 @router.post("/events", status_code=202)
 def create_event(body: EventWrite, ctx: ApiContext = Depends(api_context)) -> Response:
-    contact = contacts.find_contact(
-        ctx.db, ctx.workspace, contact_id=body.id, external_id=body.user_id, email=body.email
-    )
+    with _fields_named({"external_id": "user_id"}):
+        contact = contacts.find_contact(
+            ctx.db, ctx.workspace, contact_id=body.id, external_id=body.user_id, email=body.email
+        )
     events.record_event(
         ctx.db,
         ctx.workspace,
@@ -51,15 +54,10 @@ def list_events(
         raise ParameterNotFound("type is required and must be 'user'", field="type")
     if type != "user":
         raise BadRequest(f"type must be 'user', got '{type}'", field="type")
-    try:
+    with _fields_named({"id": "intercom_user_id", "external_id": "user_id"}):
         contact = contacts.find_contact(
             ctx.db, ctx.workspace, contact_id=intercom_user_id, external_id=user_id, email=email
         )
-    except ContactMergeError as error:
-        # The query names the Intercom id ``intercom_user_id`` where the body of POST /events says ``id``.
-        if error.field == "id":
-            error.field = "intercom_user_id"
-        raise
     if summary:
         return shapes.event_summary(contact, events.summaries(ctx.db, ctx.workspace, contact))
     size = page_size(per_page, ctx.settings)
@@ -73,6 +71,16 @@ def list_events(
             request.url.replace_query_params(**dict(kept), before=f"{last.created_at}:{last.id}")
         )
     return {"type": "event.list", "events": [shapes.event(e, contact) for e in shown], "pages": pages}
+
+
+@contextmanager
+def _fields_named(renames: dict[str, str]) -> Iterator[None]:
+    """Errors name the parameter as this endpoint spells it (Intercom's ``user_id`` is our external_id)."""
+    try:
+        yield
+    except ContactMergeError as error:
+        error.field = renames.get(error.field or "", error.field)
+        raise
 
 
 def _before(value: str | None) -> tuple[int, str] | None:
