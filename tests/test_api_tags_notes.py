@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -258,3 +259,28 @@ def test_notes_and_tags_are_not_visible_from_another_workspace(
     error_of(other.get(f"/contacts/{contact['id']}/notes"), 404, "not_found", "id")
     error_of(other.post(f"/contacts/{contact['id']}/notes", json={"body": "x"}), 404, "not_found", "id")
     assert ok(api.get(f"/contacts/{contact['id']}/notes"))["total_count"] == 1
+
+
+def test_concurrent_posts_of_one_tag_name_return_one_tag(api: httpx.Client) -> None:
+    def attempt(_: int) -> httpx.Response:
+        with httpx.Client(base_url=str(api.base_url), headers=api.headers, timeout=30) as client:
+            return client.post("/tags", json={"name": "launch"})
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(attempt, range(8)))
+    assert [r.status_code for r in responses] == [200] * 8, [r.text for r in responses]
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert tag_names(api) == ["launch"]
+
+
+def test_concurrent_attaches_of_one_tag_all_succeed(api: httpx.Client, contact: dict[str, Any]) -> None:
+    tag = make_tag(api, "VIP")
+
+    def attempt(_: int) -> httpx.Response:
+        with httpx.Client(base_url=str(api.base_url), headers=api.headers, timeout=30) as client:
+            return client.post(f"/contacts/{contact['id']}/tags", json={"id": tag["id"]})
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(attempt, range(8)))
+    assert [r.status_code for r in responses] == [200] * 8, [r.text for r in responses]
+    assert contact_tags(api, contact["id"]) == [tag["id"]]

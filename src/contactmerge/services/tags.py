@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
 from contactmerge.domain.ids import new_id, now
@@ -27,7 +28,15 @@ def create_or_update_tag(db: DbSession, workspace: Workspace, name: str, tag_id:
         return tag
     if existing is not None:
         return existing
-    return repo.add(db, Tag(workspace_id=workspace.id, id=new_id(), name=name, created_at=now()))
+    try:
+        with db.begin_nested():
+            return repo.add(db, Tag(workspace_id=workspace.id, id=new_id(), name=name, created_at=now()))
+    except IntegrityError:
+        # a concurrent request made the tag first: theirs is the answer ("create or return by name")
+        made_meanwhile = repo.by_name(db, workspace.id, name)
+        if made_meanwhile is None:
+            raise
+        return made_meanwhile
 
 
 def get_tag(db: DbSession, workspace: Workspace, tag_id: str) -> Tag:
@@ -44,9 +53,14 @@ def list_tags(db: DbSession, workspace: Workspace) -> list[Tag]:
 def attach(db: DbSession, workspace: Workspace, contact_id: str, tag_id: str) -> Tag:
     contact = get_contact(db, workspace, contact_id)
     tag = get_tag(db, workspace, tag_id)
-    contacts_repo.attach_tag(
-        db, ContactTag(workspace_id=workspace.id, contact_id=contact.id, tag_id=tag.id, created_at=now())
-    )
+    link = ContactTag(workspace_id=workspace.id, contact_id=contact.id, tag_id=tag.id, created_at=now())
+    try:
+        with db.begin_nested():
+            contacts_repo.attach_tag(db, link)
+    except IntegrityError:
+        # attaching is idempotent: a concurrent request attaching the same tag is not a conflict
+        if tag.id not in {t.id for t in contacts_repo.tags_of(db, workspace.id, [contact.id])[contact.id]}:
+            raise
     return tag
 
 
