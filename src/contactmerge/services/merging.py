@@ -225,9 +225,9 @@ def _apply(
     _step("rows_moved")
     source_tags = repo.tag_ids(db, workspace.id, source.id)
     added_tags = sorted(set(source_tags) - set(repo.tag_ids(db, workspace.id, target.id)))
-    repo.link_tags(db, workspace.id, target.id, added_tags, stamp)
-    repo.unlink_tags(db, workspace.id, source.id)
-    moved["tags"] = len(source_tags)
+    # Tags: union. Links the survivor lacks move over; a tag both have keeps its link on the tombstone.
+    repo.move_tags(db, workspace.id, source.id, target.id, added_tags)
+    moved["tags"] = len(added_tags)
     _step("tags_unioned")
     repo.combine_summaries(db, workspace.id, source.id, target.id)
     _step("summaries_combined")
@@ -354,8 +354,6 @@ def undo_merge(db: DbSession, workspace: Workspace, merge_id: str) -> Merge:
     restored = repo.restore_rows(db, workspace.id, source.id, origins)
     repo.recompute_summaries(db, workspace.id, holders | {source.id, target.id})
     plan = merge.plan
-    repo.unlink_tags(db, workspace.id, target.id, plan.get("added_tags", []))
-    repo.link_tags(db, workspace.id, source.id, plan.get("source_tags", []), stamp)
     taken_back, conflicts = _take_back(source, target, plan)
     repo.remove_identifiers_of_merge(db, workspace.id, merge.id)
     source.merged_into_id = None

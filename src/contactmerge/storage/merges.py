@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, insert, literal, select, update
+from sqlalchemy import and_, delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session as DbSession
@@ -30,6 +30,7 @@ from contactmerge.storage.tables import (
 )
 
 MOVABLE: dict[str, Any] = {"conversations": Conversation, "notes": Note, "sessions": Session, "events": Event}
+RESTORABLE: dict[str, Any] = {**MOVABLE, "tags": ContactTag}
 
 
 def lock_contacts(db: DbSession, workspace_id: str, contact_ids: Iterable[str]) -> dict[str, Contact]:
@@ -168,22 +169,20 @@ def tag_ids(db: DbSession, workspace_id: str, contact_id: str) -> list[str]:
     )
 
 
-def link_tags(db: DbSession, workspace_id: str, contact_id: str, ids: Iterable[str], stamp: int) -> None:
-    rows = [
-        {"workspace_id": workspace_id, "contact_id": contact_id, "tag_id": t, "created_at": stamp}
-        for t in ids
-    ]
-    if rows:
-        db.execute(insert(ContactTag), rows)
-
-
-def unlink_tags(db: DbSession, workspace_id: str, contact_id: str, ids: Iterable[str] | None = None) -> None:
-    condition: ColumnElement[bool] = and_(
-        ContactTag.workspace_id == workspace_id, ContactTag.contact_id == contact_id
-    )
-    if ids is not None:
-        condition = and_(condition, ContactTag.tag_id.in_(list(ids)))
-    db.execute(delete(ContactTag).where(condition).execution_options(synchronize_session=False))
+def move_tags(db: DbSession, workspace_id: str, from_id: str, to_id: str, ids: Iterable[str]) -> None:
+    """Re-point tag links; a link the receiver already has stays where it is (so no link is ever lost)."""
+    chosen = list(ids)
+    if chosen:
+        db.execute(
+            update(ContactTag)
+            .where(
+                ContactTag.workspace_id == workspace_id,
+                ContactTag.contact_id == from_id,
+                ContactTag.tag_id.in_(chosen),
+            )
+            .values(contact_id=to_id)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def combine_summaries(db: DbSession, workspace_id: str, source_id: str, target_id: str) -> None:
@@ -260,15 +259,19 @@ def holders_of(db: DbSession, workspace_id: str, origins: list[str]) -> set[str]
 
 
 def restore_rows(db: DbSession, workspace_id: str, contact_id: str, origins: list[str]) -> dict[str, int]:
-    """Bring back to ``contact_id`` every row first owned by it or by the contacts merged into it."""
+    """Bring back to ``contact_id`` every row first owned by it or by the contacts merged into it.
+
+    ``origins`` is that contact and the contacts still merged into it; rows held by one of them are
+    already home, wherever else the contact's rows went.
+    """
     restored: dict[str, int] = {}
-    for kind, table in MOVABLE.items():
+    for kind, table in RESTORABLE.items():
         result = db.execute(
             update(table)
             .where(
                 table.workspace_id == workspace_id,
                 table.origin_contact_id.in_(origins),
-                table.contact_id != contact_id,
+                table.contact_id.not_in(origins),
             )
             .values(contact_id=contact_id)
             .execution_options(synchronize_session=False)

@@ -172,11 +172,13 @@ class ContactTag(Base):
             ["workspace_id", "tag_id"], ["tags.workspace_id", "tags.id"], ondelete="CASCADE"
         ),
         Index("ix_contact_tags_ws_tag", "workspace_id", "tag_id"),
+        Index("ix_contact_tags_ws_origin", "workspace_id", "origin_contact_id"),
     )
 
     workspace_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     contact_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     tag_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    origin_contact_id: Mapped[str] = origin_column()
     created_at: Mapped[int] = mapped_column(BigInteger)
 
 

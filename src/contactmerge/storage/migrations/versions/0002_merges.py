@@ -16,7 +16,7 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-ORIGIN_TABLES = ("conversations", "events", "notes", "sessions")
+ORIGIN_TABLES = ("conversations", "events", "notes", "sessions", "contact_tags")
 LIVE_USERS = "role = 'user' AND external_id IS NOT NULL AND merged_into_id IS NULL"
 USERS = "role = 'user' AND external_id IS NOT NULL"
 
