@@ -37,6 +37,7 @@ def users_with_email(db: DbSession, workspace_id: str, email_normalized: str) ->
                 Contact.workspace_id == workspace_id,
                 Contact.email_normalized == email_normalized,
                 Contact.role == "user",
+                Contact.merged_into_id.is_(None),
             )
         )
     )
@@ -48,6 +49,7 @@ def user_with_external_id(db: DbSession, workspace_id: str, external_id: str) ->
             Contact.workspace_id == workspace_id,
             Contact.external_id == external_id,
             Contact.role == "user",
+            Contact.merged_into_id.is_(None),
         )
     )
 
@@ -80,7 +82,7 @@ def page(
     after_id: str | None,
     condition: ColumnElement[bool] | None = None,
 ) -> Page[Contact]:
-    stmt = select(Contact).where(Contact.workspace_id == workspace_id)
+    stmt = select(Contact).where(Contact.workspace_id == workspace_id, Contact.merged_into_id.is_(None))
     if condition is not None:
         stmt = stmt.where(condition)
     return keyset_page(db, stmt, Contact.id, per_page=per_page, after_id=after_id)
