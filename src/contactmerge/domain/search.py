@@ -8,15 +8,26 @@ Timestamps compare by UTC day, as in Intercom: ``> t`` means "from the day after
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from contactmerge.domain.attributes import InvalidValue, coerce_timestamp
 
 FieldType = Literal["id", "string", "integer", "float", "boolean", "date"]
 
 MAX_DEPTH = 2
 MAX_GROUP_SIZE = 15
+MAX_LIST_SIZE = 1_000
+# Every value becomes a bind parameter (two for a day); PostgreSQL takes at most 65,535 in one statement.
+MAX_QUERY_VALUES = 10_000
 DAY = 86_400
+# Integers are 64-bit columns; dates stay within years 1-9999 so that day arithmetic cannot overflow.
+INTEGER_RANGE = (-(2**63), 2**63 - 1)
+DATE_RANGE = (-62_135_596_800, 253_402_300_799)
+INTEGER_TEXT = re.compile(r"-?[0-9]+")
 
 OPERATORS_BY_TYPE: Mapping[str, frozenset[str]] = {
     "id": frozenset({"=", "!=", "IN", "NIN"}),
@@ -59,7 +70,16 @@ FieldResolver = Callable[[str], FieldType | None]
 
 def parse_query(raw: Any, resolve: FieldResolver, path: str = "query") -> Query:
     """Validate a raw JSON query into a tree, resolving each field's type; raises InvalidQuery."""
-    return _parse(raw, resolve, path, depth=0)
+    query = _parse(raw, resolve, path, depth=0)
+    if (count := _count_values(query)) > MAX_QUERY_VALUES:
+        raise InvalidQuery(f"a query holds at most {MAX_QUERY_VALUES} values in all, got {count}", path)
+    return query
+
+
+def _count_values(query: Query) -> int:
+    if isinstance(query, Group):
+        return sum(_count_values(item) for item in query.items)
+    return len(query.value) if isinstance(query.value, tuple) else 1
 
 
 def _parse(raw: Any, resolve: FieldResolver, path: str, depth: int) -> Query:
@@ -91,10 +111,16 @@ def _parse_filter(raw: dict[str, Any], resolve: FieldResolver, path: str) -> Fil
         raise InvalidQuery("each filter needs a field", f"{path}.field")
     field_type = resolve(field)
     if field_type is None:
-        raise InvalidQuery(f"'{field}' is not a searchable field", f"{path}.field")
+        if field.startswith("custom_attributes."):
+            message = f"'{field}' is not a data attribute of this workspace (see GET /data_attributes)"
+        else:
+            message = f"'{field}' is not a searchable field"
+        raise InvalidQuery(message, f"{path}.field")
     operator = raw.get("operator")
-    if operator not in ALL_OPERATORS:
-        raise InvalidQuery(f"'{operator}' is not an operator", f"{path}.operator")
+    if not isinstance(operator, str) or operator not in ALL_OPERATORS:
+        raise InvalidQuery(
+            f"{operator!r} is not an operator (one of {' '.join(sorted(ALL_OPERATORS))})", f"{path}.operator"
+        )
     if operator not in OPERATORS_BY_TYPE[field_type]:
         allowed = " ".join(sorted(OPERATORS_BY_TYPE[field_type]))
         raise InvalidQuery(
@@ -107,6 +133,8 @@ def _parse_filter(raw: dict[str, Any], resolve: FieldResolver, path: str) -> Fil
     if operator in ("IN", "NIN"):
         if not isinstance(value, list) or not value:
             raise InvalidQuery(f"operator {operator} takes a non-empty list", f"{path}.value")
+        if len(value) > MAX_LIST_SIZE:
+            raise InvalidQuery(f"operator {operator} takes at most {MAX_LIST_SIZE} values", f"{path}.value")
         value = tuple(_check_scalar(v, field_type, f"{path}.value[{i}]") for i, v in enumerate(value))
     elif value is None and operator in ("=", "!="):
         pass
@@ -116,20 +144,72 @@ def _parse_filter(raw: dict[str, Any], resolve: FieldResolver, path: str) -> Fil
 
 
 def _check_scalar(value: Any, field_type: FieldType, path: str) -> Any:
-    ok: bool
-    if field_type in ("string", "id"):
-        ok = isinstance(value, str)
-    elif field_type == "boolean":
-        ok = isinstance(value, bool)
-    elif field_type == "float":
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-    else:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-        if not ok and isinstance(value, str) and value.lstrip("-").isdigit():
-            value, ok = int(value), True
-    if not ok:
-        raise InvalidQuery(f"value must be a {field_type}", path)
+    checked = _SCALAR_CHECKS[field_type](value)
+    if isinstance(checked, InvalidValue):
+        raise InvalidQuery(f"value {checked.reason}, got {value!r}", path)
+    return checked
+
+
+def _check_string(value: Any) -> str | InvalidValue:
+    if not isinstance(value, str):
+        return InvalidValue("must be a string")
+    if "\x00" in value:
+        return InvalidValue("must not contain NUL characters")
     return value
+
+
+def _check_id(value: Any) -> str | InvalidValue:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return _check_string(value)
+
+
+def _check_integer(value: Any) -> int | InvalidValue:
+    if isinstance(value, str) and INTEGER_TEXT.fullmatch(value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        return InvalidValue("must be an integer")
+    if not INTEGER_RANGE[0] <= value <= INTEGER_RANGE[1]:
+        return InvalidValue("must fit in 64 bits")
+    return value
+
+
+def _check_float(value: Any) -> float | InvalidValue:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return InvalidValue("must be a number")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        return InvalidValue("must be a finite number")
+    return number
+
+
+def _check_boolean(value: Any) -> bool | InvalidValue:
+    return value if isinstance(value, bool) else InvalidValue("must be true or false")
+
+
+def _check_date(value: Any) -> int | InvalidValue:
+    """Unix seconds, given as a number, a string of digits or an ISO 8601 date (as attribute writes take)."""
+    if isinstance(value, str) and INTEGER_TEXT.fullmatch(value):
+        value = int(value)
+    timestamp = coerce_timestamp(value)
+    if isinstance(timestamp, InvalidValue):
+        return timestamp
+    if not DATE_RANGE[0] <= timestamp <= DATE_RANGE[1]:
+        return InvalidValue("must be a date between the years 1 and 9999")
+    return timestamp
+
+
+_SCALAR_CHECKS: Mapping[str, Callable[[Any], Any]] = {
+    "id": _check_id,
+    "string": _check_string,
+    "integer": _check_integer,
+    "float": _check_float,
+    "boolean": _check_boolean,
+    "date": _check_date,
+}
 
 
 def day_start(timestamp: int) -> int:
