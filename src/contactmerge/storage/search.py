@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, not_, or_, select
+from sqlalchemy import BigInteger, ColumnElement, String, and_, cast, exists, not_, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import SQLCoreOperations
+from sqlalchemy.sql.functions import GenericFunction
 
+from contactmerge.domain.identifiers import canonical_email
 from contactmerge.domain.search import DAY, FieldType, Filter, Group, Query, day_start
 from contactmerge.storage.tables import Contact, ContactTag
 
@@ -37,6 +41,30 @@ STANDARD_FIELDS: dict[str, tuple[Any, FieldType]] = {
     "tag_id": (None, "id"),
 }
 CUSTOM_PREFIX = "custom_attributes."
+# Stored already lower-cased (canonical), so they are compared as they are, which keeps their indexes usable.
+CANONICAL_FIELDS = frozenset({"email", "email_domain", "role", "phone"})
+UNICODE_LOWER_SQLITE = "cm_lower"
+
+
+class UnicodeLower(GenericFunction[str]):
+    """``lower()`` that folds every letter, not only ASCII: SQLite's built-in one leaves ``É`` alone.
+
+    On SQLite it calls ``cm_lower``, which storage.db registers on each connection.
+    """
+
+    name = "unicode_lower"
+    type = String()
+    inherit_cache = True
+
+
+@compiles(UnicodeLower)
+def _lower_default(element: UnicodeLower, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(UnicodeLower, "sqlite")
+def _lower_sqlite(element: UnicodeLower, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{UNICODE_LOWER_SQLITE}({compiler.process(element.clauses, **kw)})"
 
 
 def compile_query(query: Query, workspace_id: str) -> ColumnElement[bool]:
@@ -56,7 +84,8 @@ def _column(flt: Filter) -> Any:
             return element.as_float()
         if flt.field_type == "boolean":
             return element.as_boolean()
-        return element.as_integer()
+        # as_integer() casts to INTEGER, 32 bits on PostgreSQL: dates after 2038 would overflow
+        return cast(element.as_string(), BigInteger)
     return STANDARD_FIELDS[flt.field][0]
 
 
@@ -65,13 +94,19 @@ def _compile_filter(flt: Filter, workspace_id: str) -> ColumnElement[bool]:
         return _compile_tag(flt, workspace_id)
     column = _column(flt)
     value = flt.value
-    if flt.field == "email":
-        value = _lower(value)
     op = flt.operator
     if value is None:
         return column.is_(None) if op == "=" else column.is_not(None)  # type: ignore[no-any-return]
     if flt.field_type == "date":
         return _compile_date(column, op, value)
+    if flt.field_type == "string":
+        if op in ("~", "!~", "^", "$"):
+            return _compile_text(column, op, value)
+        # every string comparison ignores case, as Intercom's does
+        if flt.field in CANONICAL_FIELDS:
+            value = _canonical(flt.field, value)
+        else:
+            column, value = UnicodeLower(column), _lower(value)
     if op == "=":
         return column == value  # type: ignore[no-any-return]
     if op == "!=":
@@ -80,9 +115,7 @@ def _compile_filter(flt: Filter, workspace_id: str) -> ColumnElement[bool]:
         return column.in_(value)  # type: ignore[no-any-return]
     if op == "NIN":
         return or_(column.is_(None), column.not_in(value))
-    if op in ("<", ">", "<=", ">="):
-        return _compare(column, op, value)
-    return _compile_text(column, op, value)
+    return _compare(column, op, value)
 
 
 def _compare(column: SQLCoreOperations[Any], op: str, value: Any) -> ColumnElement[bool]:
@@ -99,7 +132,7 @@ def _compare(column: SQLCoreOperations[Any], op: str, value: Any) -> ColumnEleme
 
 
 def _compile_text(column: Any, op: str, value: str) -> ColumnElement[bool]:
-    lowered = func.lower(column)
+    lowered = UnicodeLower(column)
     needle = value.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     pattern = {"~": f"%{needle}%", "!~": f"%{needle}%", "^": f"{needle}%", "$": f"%{needle}"}[op]
     condition = lowered.like(pattern, escape="\\")
@@ -148,8 +181,17 @@ def _compile_tag(flt: Filter, workspace_id: str) -> ColumnElement[bool]:
 
 
 def _lower(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.strip().lower()
     if isinstance(value, tuple):
-        return tuple(v.strip().lower() for v in value)
-    return value
+        return tuple(v.lower() for v in value)
+    return value.lower()
+
+
+def _canonical(field: str, value: Any) -> Any:
+    """A searched value in the form the field is stored in (emails: trimmed, lower case, ASCII domain)."""
+    if isinstance(value, tuple):
+        return tuple(_canonical(field, v) for v in value)
+    if field == "email":
+        return canonical_email(value)
+    if field == "email_domain":
+        return canonical_email(f"x@{value.strip()}").rpartition("@")[2]
+    return value.strip().lower()
