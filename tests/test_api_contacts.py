@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -657,3 +658,11 @@ def test_concurrent_users_with_one_identifier_make_one_contact(
         statuses = sorted(pool.map(attempt, range(8)))
     assert statuses == [200] + [409] * 7
     assert len(all_contacts(api)) == 1
+
+
+@pytest.mark.parametrize("external_id", ["org/42", "a b", "ünï", "x?y#z", "50%"])
+def test_find_by_external_id_with_url_special_characters(api: httpx.Client, external_id: str) -> None:
+    contact = create(api, role="user", external_id=external_id)
+    found = api.get(f"/contacts/find_by_external_id/{quote(external_id, safe='')}")
+    assert found.status_code == 200, found.text
+    assert found.json()["id"] == contact["id"]

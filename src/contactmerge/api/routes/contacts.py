@@ -74,7 +74,7 @@ def search_contacts(body: SearchRequest, ctx: ApiContext = Depends(api_context))
     return contact_list(ctx, page, cursor, size)
 
 
-@router.get("/contacts/find_by_external_id/{external_id}")
+@router.get("/contacts/find_by_external_id/{external_id:path}")  # external ids may hold "/"
 def find_by_external_id(external_id: str, ctx: ApiContext = Depends(api_context)) -> dict[str, Any]:
     return present_one(ctx, contacts.find_by_external_id(ctx.db, ctx.workspace, external_id))
 
