@@ -9,6 +9,7 @@ import uvicorn
 from sqlalchemy.exc import OperationalError
 
 from contactmerge.cli.common import console, fail, settings, unit_of_work
+from contactmerge.cli.merges import merge_command, merges_app
 from contactmerge.services import demo, workspaces
 from contactmerge.storage import migrate
 from contactmerge.storage.db import make_engine
@@ -23,6 +24,8 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 workspace_app = typer.Typer(help="Workspaces (tenants) and their API tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(workspace_app, name="workspace")
+app.add_typer(merges_app, name="merges")
+app.command("merge")(merge_command)
 
 WorkspaceOption = typer.Option(None, "--workspace", help="The workspace's app_id (default: the only one).")
 
