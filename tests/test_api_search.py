@@ -157,15 +157,15 @@ def search(dataset: Dataset, query: Any, **pagination: Any) -> httpx.Response:
     return dataset.client.post("/contacts/search", json=body)
 
 
-def f(field: str, operator: str, value: Any) -> dict[str, Any]:
+def f(field: Any, operator: Any, value: Any) -> dict[str, Any]:
     return {"field": field, "operator": operator, "value": value}
 
 
-def AND(*items: dict[str, Any]) -> dict[str, Any]:
+def AND(*items: Any) -> dict[str, Any]:
     return {"operator": "AND", "value": list(items)}
 
 
-def OR(*items: dict[str, Any]) -> dict[str, Any]:
+def OR(*items: Any) -> dict[str, Any]:
     return {"operator": "OR", "value": list(items)}
 
 
