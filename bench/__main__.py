@@ -9,10 +9,10 @@ from dataclasses import asdict
 from rich.console import Console
 from rich.table import Table
 
-from bench import contacts
+from bench import contacts, merges
 from bench.common import Result, backends
 
-BENCHES = {"contacts": contacts.run}
+BENCHES = {"contacts": contacts.run, "merge-typical": merges.run_typical, "merge-heavy": merges.run_heavy}
 
 
 def main(argv: list[str]) -> int:

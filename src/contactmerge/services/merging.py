@@ -219,7 +219,7 @@ def _apply(
     stamp = now()
     merge_id = new_id()
     _step("locked")
-    parts = repo.count_rows(db, workspace.id, source.id)["conversation_parts"]
+    parts = repo.count_parts(db, workspace.id, source.id)
     moved: dict[str, Any] = repo.move_rows(db, workspace.id, source.id, target.id)
     moved["conversation_parts"] = parts
     _step("rows_moved")

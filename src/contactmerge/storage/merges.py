@@ -119,7 +119,21 @@ def count_rows(db: DbSession, workspace_id: str, contact_id: str) -> dict[str, i
         or 0
         for kind, table in MOVABLE.items()
     }
-    counts["conversation_parts"] = (
+    counts["conversation_parts"] = count_parts(db, workspace_id, contact_id)
+    counts["tags"] = (
+        db.scalar(
+            select(func.count()).where(
+                ContactTag.workspace_id == workspace_id, ContactTag.contact_id == contact_id
+            )
+        )
+        or 0
+    )
+    return counts
+
+
+def count_parts(db: DbSession, workspace_id: str, contact_id: str) -> int:
+    """Messages in the contact's conversations (they move with their conversation)."""
+    return (
         db.scalar(
             select(func.count())
             .select_from(ConversationPart)
@@ -134,15 +148,6 @@ def count_rows(db: DbSession, workspace_id: str, contact_id: str) -> dict[str, i
         )
         or 0
     )
-    counts["tags"] = (
-        db.scalar(
-            select(func.count()).where(
-                ContactTag.workspace_id == workspace_id, ContactTag.contact_id == contact_id
-            )
-        )
-        or 0
-    )
-    return counts
 
 
 def move_rows(db: DbSession, workspace_id: str, source_id: str, target_id: str) -> dict[str, int]:
