@@ -68,7 +68,7 @@ def identify_replier(
     The conversation's contact is matched first, so a lead that shares its email with a user can still
     reply in its own conversation.
     """
-    owner = contacts.get_contact(db, workspace, conversation.contact_id) if conversation else None
+    owner = contacts_repo.get(db, workspace.id, conversation.contact_id) if conversation else None
     if owner is not None and _names(owner, contact_id, external_id, email):
         return owner
     field = (
