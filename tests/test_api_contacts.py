@@ -290,6 +290,8 @@ def test_a_user_cannot_become_a_lead(api: httpx.Client) -> None:
         ({"external_id": "u-1"}, {"external_id": " u-1 "}, "external_id"),
         ({"email": "ada@example.com"}, {"email": "ada@example.com"}, "email"),
         ({"email": "ada@example.com"}, {"email": "  ADA@Example.COM "}, "email"),
+        ({"email": "ada@bücher.de"}, {"email": "ada@BÜCHER.de"}, "email"),
+        ({"email": "ada@bücher.de"}, {"email": "ada@xn--bcher-kva.de"}, "email"),
         (
             {"external_id": "u-1", "email": "a@example.com"},
             {"external_id": "u-2", "email": "A@example.com"},
