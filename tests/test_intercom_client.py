@@ -31,7 +31,11 @@ from intercom import (
     SingleFilterSearchRequest,
     StartingAfterPaging,
 )
-from intercom.contacts.types import ContactsCreateResponse, ContactsFindResponse
+from intercom.contacts.types import (
+    ContactsCreateResponse,
+    ContactsFindResponse,
+    ContactsMergeLeadInUserResponse,
+)
 from intercom.conversations import CreateConversationRequestFrom
 from intercom.conversations.types.conversation import Conversation
 from intercom.core.api_error import ApiError
@@ -365,3 +369,28 @@ def test_archive_unarchive_and_delete(client: Intercom, traffic: Traffic) -> Non
     with pytest.raises(ApiError) as raised:  # this client method has no NotFoundError of its own
         client.contacts.find(contact.id)
     assert raised.value.status_code == 404
+
+
+def test_merge_lead_in_user(client: Intercom, traffic: Traffic) -> None:
+    lead = client.contacts.create(
+        request=CreateContactRequestWithRole(role="lead", email="lead@merge.example.com")
+    )
+    user = client.contacts.create(
+        request=CreateContactRequestWithExternalId(external_id="m-1", email="user@merge.example.com")
+    )
+    client.events.create(
+        request=CreateDataEventRequestWithId(id=lead.id, event_name="visited", created_at=1_700_000_000)
+    )
+    message = client.conversations.create(
+        from_=CreateConversationRequestFrom(type="lead", id=lead.id), body="Hi"
+    )
+
+    merged = client.contacts.merge_lead_in_user(lead_id=lead.id, contact_id=user.id)
+    ContactsMergeLeadInUserResponse.model_validate(traffic.last())
+
+    assert (merged.id, merged.role, merged.external_id) == (user.id, "user", "m-1")
+    summary = client.events.list(type="user", user_id="m-1", summary=True)
+    assert [(e.name, e.count) for e in summary.events if e is not None] == [("visited", 1)]
+    assert message.conversation_id
+    moved = client.conversations.find(message.conversation_id)
+    assert moved.contacts is not None and [c.id for c in moved.contacts.contacts or []] == [user.id]
