@@ -164,3 +164,67 @@ def test_preview_writes_nothing_and_shows_the_plan(api: httpx.Client) -> None:
     assert outcomes["custom_attributes.seats"] == "adopted"
     assert api.get("/merges").json()["total_count"] == 0
     assert api.get("/contacts").json()["total_count"] == 2
+
+
+def test_a_merged_contact_answers_410_with_its_survivor_chains_resolved(api: httpx.Client) -> None:
+    a = make(api, role="lead", email="a@example.com")
+    b = make(api, role="lead", email="b@example.com")
+    c = make(api, role="user", email="c@example.com")
+    assert api.post("/contacts/merge", json={"from": a["id"], "into": b["id"]}).status_code == 200
+    assert api.post("/contacts/merge", json={"from": b["id"], "into": c["id"]}).status_code == 200
+    for gone in (a, b):
+        response = api.get(f"/contacts/{gone['id']}")
+        assert response.status_code == 410
+        assert response.json()["errors"][0]["code"] == "contact_merged"
+        assert response.headers["link"] == f'</contacts/{c["id"]}>; rel="canonical"'
+    assert api.delete(f"/contacts/{a['id']}").status_code == 410
+    search = api.post(
+        "/contacts/search", json={"query": {"field": "email", "operator": "$", "value": "@example.com"}}
+    )
+    assert [x["id"] for x in search.json()["data"]] == [c["id"]]
+
+
+def test_writes_addressed_to_a_merged_contact_reach_its_survivor(api: httpx.Client) -> None:
+    lead = make(api, role="lead", email="lead@example.com")
+    user = make(api, role="user", email="user@example.com")
+    conversation = api.post(
+        "/conversations", json={"from": {"type": "user", "id": user["id"]}, "body": "hi"}
+    ).json()
+    assert api.post("/contacts/merge", json={"from": lead["id"], "into": user["id"]}).status_code == 200
+
+    updated = api.put(f"/contacts/{lead['id']}", json={"name": "Renamed"})
+    assert updated.status_code == 200 and updated.json()["id"] == user["id"]
+    assert api.get(f"/contacts/{user['id']}").json()["name"] == "Renamed"
+
+    assert (
+        api.post(
+            "/events", json={"id": lead["id"], "event_name": "late", "created_at": 1_700_000_000}
+        ).status_code
+        == 202
+    )
+    names = [e["name"] for e in summary_events(api, user["id"])]
+    assert names == ["late"]
+
+    reply = api.post(
+        f"/conversations/{conversation['conversation_id']}/reply",
+        json={"type": "user", "message_type": "comment", "intercom_user_id": lead["id"], "body": "me again"},
+    )
+    assert reply.status_code == 200, reply.text
+
+    tag = api.post("/tags", json={"name": "late-tag"}).json()
+    assert api.post(f"/contacts/{lead['id']}/tags", json={"id": tag["id"]}).status_code == 200
+    assert api.post(f"/contacts/{lead['id']}/notes", json={"body": "a note"}).status_code == 200
+    started = api.post(
+        "/conversations", json={"from": {"type": "lead", "id": lead["id"]}, "body": "new"}
+    ).json()
+    survivor = api.get(f"/contacts/{user['id']}").json()
+    assert survivor["tags"]["total_count"] == 1 and survivor["notes"]["total_count"] == 1
+    owner = api.get(f"/conversations/{started['conversation_id']}").json()["contacts"]["contacts"][0]["id"]
+    assert owner == user["id"]
+
+
+def summary_events(api: httpx.Client, contact_id: str) -> list[dict[str, Any]]:
+    body = api.get(
+        "/events", params={"type": "user", "intercom_user_id": contact_id, "summary": "true"}
+    ).json()
+    return list(body["events"])

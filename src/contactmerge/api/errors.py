@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from contactmerge.errors import ContactMergeError
+from contactmerge.errors import ContactMergeError, Gone
 
 log = logging.getLogger("contactmerge.api")
 
@@ -49,7 +49,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ContactMergeError)
     async def _domain(request: Request, exc: ContactMergeError) -> JSONResponse:
-        return envelope(request, exc.status_code, [_error(exc.code, exc.message, exc.field)])
+        response = envelope(request, exc.status_code, [_error(exc.code, exc.message, exc.field)])
+        if isinstance(exc, Gone):
+            response.headers["Link"] = f'</contacts/{exc.canonical_id}>; rel="canonical"'
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -10,10 +10,11 @@ from sqlalchemy.orm import Session as DbSession
 from contactmerge.domain.identifiers import email_domain
 from contactmerge.domain.ids import new_id, now
 from contactmerge.domain.search import InvalidQuery, Query, parse_query
-from contactmerge.errors import BadRequest, Conflict, NotFound, ParameterNotFound
+from contactmerge.errors import BadRequest, Conflict, Gone, NotFound, ParameterNotFound
 from contactmerge.services import data_attributes
 from contactmerge.services.normalizing import check_identifier, normalize_email, normalize_phone
 from contactmerge.storage import contacts as repo
+from contactmerge.storage import merges as merges_repo
 from contactmerge.storage.paging import Page
 from contactmerge.storage.search import CUSTOM_PREFIX, STANDARD_FIELDS, compile_query
 from contactmerge.storage.tables import Contact, Workspace
@@ -34,18 +35,36 @@ PLAIN_FIELDS = (
 )
 
 
-def get_contact(db: DbSession, workspace: Workspace, contact_id: str) -> Contact:
+def get_contact(db: DbSession, workspace: Workspace, contact_id: str, *, forward: bool = False) -> Contact:
+    """The contact with that id. A merged one answers 410 naming its survivor, or with ``forward`` (writes
+    addressed to it: design §3) the survivor itself, chains resolved."""
     contact = repo.get(db, workspace.id, contact_id)
     if contact is None:
         raise NotFound(f"Contact Not Found: no contact has id '{contact_id}'", field="id")
-    return contact
+    return _live(db, workspace, contact, forward=forward)
 
 
-def find_by_external_id(db: DbSession, workspace: Workspace, external_id: str) -> Contact:
+def _live(db: DbSession, workspace: Workspace, contact: Contact, *, forward: bool) -> Contact:
+    if contact.merged_into_id is None:
+        return contact
+    canonical = merges_repo.canonical_id(db, workspace.id, contact.id)
+    survivor = repo.get(db, workspace.id, canonical) if canonical else None
+    if survivor is None:
+        raise NotFound(
+            f"Contact Not Found: contact '{contact.id}' was merged into one that is gone", field="id"
+        )
+    if forward:
+        return survivor
+    raise Gone(f"Contact {contact.id} was merged into {survivor.id}", canonical_id=survivor.id)
+
+
+def find_by_external_id(
+    db: DbSession, workspace: Workspace, external_id: str, *, forward: bool = False
+) -> Contact:
     contact = repo.with_external_id(db, workspace.id, external_id)
     if contact is None:
         raise NotFound(f"Contact Not Found: no contact has external_id '{external_id}'", field="external_id")
-    return contact
+    return _live(db, workspace, contact, forward=forward)
 
 
 def create_contact(db: DbSession, workspace: Workspace, fields: Mapping[str, Any], *, region: str) -> Contact:
@@ -73,7 +92,7 @@ def update_contact(
     db: DbSession, workspace: Workspace, contact_id: str, fields: Mapping[str, Any], *, region: str
 ) -> Contact:
     """Intercom's update: given fields are set, custom attributes merged; lead → user only."""
-    contact = get_contact(db, workspace, contact_id)
+    contact = get_contact(db, workspace, contact_id, forward=True)
     if "role" in fields and fields["role"] is not None and fields["role"] != contact.role:
         new_role = fields["role"]
         if new_role == "lead" and contact.role == "user":
@@ -201,16 +220,20 @@ def find_contact(
     contact_id: str | None = None,
     external_id: str | None = None,
     email: str | None = None,
+    forward: bool = False,
 ) -> Contact:
-    """The contact named by id, else external_id (Intercom's ``user_id``), else email (users first)."""
+    """The contact named by id, else external_id (Intercom's ``user_id``), else email (users first).
+
+    ``forward`` resolves a merged contact to its survivor (for writes); otherwise it answers 410.
+    """
     if contact_id:
-        return get_contact(db, workspace, contact_id)
+        return get_contact(db, workspace, contact_id, forward=forward)
     if external_id:
-        return find_by_external_id(db, workspace, external_id)
+        return find_by_external_id(db, workspace, external_id, forward=forward)
     if email:
         _, normalized = normalize_email(email)
         contact = repo.with_email(db, workspace.id, normalized)
         if contact is None:
             raise NotFound(f"Contact Not Found: no contact has email '{email}'", field="email")
-        return contact
+        return _live(db, workspace, contact, forward=forward)
     raise ParameterNotFound("name the contact with id, user_id or email", field="id")

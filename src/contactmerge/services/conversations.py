@@ -80,12 +80,12 @@ def identify_replier(
     )
     try:
         contact = contacts.find_contact(
-            db, workspace, contact_id=contact_id, external_id=external_id, email=email
+            db, workspace, contact_id=contact_id, external_id=external_id, email=email, forward=True
         )
     except ContactMergeError as error:
         error.field = field  # a reply names its contact as intercom_user_id, user_id or email
         raise
-    if conversation is not None:
+    if conversation is not None and contact.id != conversation.contact_id:
         raise Forbidden(f"contact '{contact.id}' is not part of this conversation", field=field)
     return contact
 

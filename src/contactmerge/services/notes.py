@@ -12,7 +12,7 @@ from contactmerge.storage.tables import Note, Workspace
 
 
 def add_note(db: DbSession, workspace: Workspace, contact_id: str, body: str, admin_id: str | None) -> Note:
-    contact = get_contact(db, workspace, contact_id)
+    contact = get_contact(db, workspace, contact_id, forward=True)
     if not body.strip():
         raise BadRequest("a note needs a body", field="body")
     return contacts_repo.add_note(

@@ -51,7 +51,7 @@ def list_tags(db: DbSession, workspace: Workspace) -> list[Tag]:
 
 
 def attach(db: DbSession, workspace: Workspace, contact_id: str, tag_id: str) -> Tag:
-    contact = get_contact(db, workspace, contact_id)
+    contact = get_contact(db, workspace, contact_id, forward=True)
     tag = get_tag(db, workspace, tag_id)
     link = ContactTag(workspace_id=workspace.id, contact_id=contact.id, tag_id=tag.id, created_at=now())
     try:
@@ -65,7 +65,7 @@ def attach(db: DbSession, workspace: Workspace, contact_id: str, tag_id: str) ->
 
 
 def detach(db: DbSession, workspace: Workspace, contact_id: str, tag_id: str) -> Tag:
-    contact = get_contact(db, workspace, contact_id)
+    contact = get_contact(db, workspace, contact_id, forward=True)
     tag = get_tag(db, workspace, tag_id)
     contacts_repo.detach_tag(db, workspace.id, contact.id, tag.id)
     return tag

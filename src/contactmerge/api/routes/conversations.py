@@ -19,7 +19,7 @@ router = APIRouter(tags=["conversations"])
 @router.post("/conversations")
 def create_conversation(body: ConversationCreate, ctx: ApiContext = Depends(api_context)) -> dict[str, Any]:
     try:
-        contact = contacts.get_contact(ctx.db, ctx.workspace, body.from_.id)
+        contact = contacts.get_contact(ctx.db, ctx.workspace, body.from_.id, forward=True)
     except NotFound as error:
         raise NotFound(error.message, field="from.id") from error
     conversation, part = conversations.start_conversation(

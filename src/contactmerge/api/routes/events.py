@@ -22,7 +22,12 @@ router = APIRouter(tags=["events"])
 def create_event(body: EventWrite, ctx: ApiContext = Depends(api_context)) -> Response:
     with _fields_named({"external_id": "user_id"}):
         contact = contacts.find_contact(
-            ctx.db, ctx.workspace, contact_id=body.id, external_id=body.user_id, email=body.email
+            ctx.db,
+            ctx.workspace,
+            contact_id=body.id,
+            external_id=body.user_id,
+            email=body.email,
+            forward=True,
         )
     events.record_event(
         ctx.db,
