@@ -47,7 +47,9 @@ def api_routes() -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize(("method", "path"), api_routes())
 def test_every_route_is_documented(method: str, path: str) -> None:
-    assert re.search(rf"\| {method} \| `{re.escape(path)}` \|", read("api.md")), f"{method} {path} not in api.md"
+    assert re.search(rf"\| {method} \| `{re.escape(path)}` \|", read("api.md")), (
+        f"{method} {path} not in api.md"
+    )
 
 
 def test_readme_opens_with_the_two_commands() -> None:
