@@ -18,9 +18,8 @@ Reason = Literal["api", "session_cookie", "email_match", "csv_import", "bulk"]
 Outcome = Literal["adopted", "kept", "conflict", "same"]
 
 # Standard fields the survivor can take from the source when its own is empty.
-FILLABLE_FIELDS = (
+PLAIN_FIELDS = (
     "name",
-    "phone",
     "avatar",
     "owner_id",
     "signed_up_at",
@@ -32,9 +31,8 @@ FILLABLE_FIELDS = (
     "location_country",
     "location_region",
     "location_city",
-    "external_id",
-    "email",
 )
+FILLABLE_FIELDS = (*PLAIN_FIELDS, "phone", "external_id", "email")
 DEFAULT_FAN_IN_CAP = 50
 
 

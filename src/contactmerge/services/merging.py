@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from contactmerge.domain.ids import new_id, now
 from contactmerge.domain.merging import (
+    PLAIN_FIELDS,
     ContactFacts,
     MergePlan,
     MergePolicy,
@@ -29,20 +30,6 @@ from contactmerge.storage.paging import Page
 from contactmerge.storage.tables import Contact, ContactIdentifier, Merge, Workspace
 
 DAY = 86_400
-FIELD_COLUMNS = (
-    "name",
-    "avatar",
-    "owner_id",
-    "signed_up_at",
-    "language_override",
-    "browser",
-    "browser_version",
-    "browser_language",
-    "os",
-    "location_country",
-    "location_region",
-    "location_city",
-)
 
 # Test-only: called with the name of each step while a merge is applied, so a test can kill the process
 # between two statements and check that the database is left fully merged or untouched.
@@ -79,7 +66,7 @@ def facts(contact: Contact) -> ContactFacts:
         phone=contact.phone,
         phone_e164=contact.phone_e164,
         merged_into_id=contact.merged_into_id,
-        fields={name: getattr(contact, name) for name in FIELD_COLUMNS},
+        fields={name: getattr(contact, name) for name in PLAIN_FIELDS},
         custom_attributes=dict(contact.custom_attributes),
     )
 

@@ -110,6 +110,17 @@ def list_merges(
     return merge_list(page, cursor, size)
 
 
+@router.get("/contacts/{contact_id}/merge_history")
+def merge_history(
+    contact_id: str,
+    per_page: int | None = None,
+    starting_after: str | None = None,
+    ctx: ApiContext = Depends(api_context),
+) -> dict[str, Any]:
+    """The merges a contact took part in: ``GET /merges?contact_id=…`` under the contact's own path."""
+    return list_merges(contact_id, per_page, starting_after, ctx)
+
+
 @router.get("/merges/{merge_id}")
 def get_merge(merge_id: str, ctx: ApiContext = Depends(api_context)) -> dict[str, Any]:
     return shape(merging.get_merge(ctx.db, ctx.workspace, merge_id))
@@ -120,16 +131,3 @@ def undo_merge(merge_id: str, ctx: ApiContext = Depends(api_context)) -> dict[st
     merge = merging.undo_merge(ctx.db, ctx.workspace, merge_id)
     ctx.commit()
     return shape(merge)
-
-
-@router.get("/contacts/{contact_id}/merge_history")
-def merge_history(
-    contact_id: str,
-    per_page: int | None = None,
-    starting_after: str | None = None,
-    ctx: ApiContext = Depends(api_context),
-) -> dict[str, Any]:
-    size = paging.per_page(per_page, ctx.settings)
-    cursor = paging.decode(starting_after)
-    page = merging.list_merges(ctx.db, ctx.workspace, contact_id, per_page=size, after_id=cursor.after_id)
-    return merge_list(page, cursor, size)
