@@ -8,6 +8,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -237,6 +238,8 @@ class ConversationPart(Base):
     author_type: Mapped[str] = mapped_column(String(16))
     author_id: Mapped[str | None] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text)
+    # Written by a lead whose email was only claimed, then merged into a user (design §4).
+    unverified_sender: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     created_at: Mapped[int] = mapped_column(BigInteger)
 
 
@@ -283,6 +286,13 @@ class Session(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     contact_id: Mapped[str] = mapped_column(String(32))
     origin_contact_id: Mapped[str] = origin_column()
+    # The contact this browser itself logged in as (design §4): only then may it read that contact's
+    # conversations. A session that reached a user through a merge keeps NULL here.
+    logged_in_contact_id: Mapped[str | None] = mapped_column(String(32))
+    attribute_window_start: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    attribute_updates: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    last_page_url: Mapped[str | None] = mapped_column(String(2048))
+    ended_at: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[int] = mapped_column(BigInteger)
     last_seen_at: Mapped[int] = mapped_column(BigInteger)
 
@@ -342,3 +352,34 @@ class Merge(Base):
     undo_report: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     created_at: Mapped[int] = mapped_column(BigInteger)
     undone_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class MergeMark(Base):
+    """"These two should be merged", found by a rule (R1, R2) and waiting for the worker.
+
+    States: ``waiting`` (R2 on_login: until the user logs in), ``ready``, ``done``, ``parked`` (refused or
+    failing too often; ``last_error`` says why).
+    """
+
+    __tablename__ = "merge_marks"
+    __table_args__ = (
+        Index("ix_merge_marks_ready", "state", "next_attempt_at"),
+        Index("ix_merge_marks_ws_target_state", "workspace_id", "target_id", "state"),
+        Index("ix_merge_marks_ws_source", "workspace_id", "source_id"),
+    )
+
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(32))
+    target_id: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(32))
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[float] = mapped_column(Float, default=0.0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    merge_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
