@@ -27,6 +27,13 @@ class Settings(BaseSettings):
     default_per_page: int = Field(default=50, ge=1, le=150, description="Page size when none is asked for.")
     max_per_page: int = Field(default=150, ge=1, le=1000, description="Largest page a client may ask for.")
     sql_echo: bool = Field(default=False, description="Log every SQL statement (debugging only).")
+    in_process_worker: bool = Field(
+        default=True,
+        description="Run a worker thread inside `serve` (turn off when `contactmerge worker` runs).",
+    )
+    worker_poll_interval: float = Field(
+        default=0.25, gt=0, le=60, description="Seconds a worker waits between looks for new work."
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -9,10 +9,20 @@ from fastapi import FastAPI, Request, Response
 
 from contactmerge import __version__
 from contactmerge.api import errors
-from contactmerge.api.routes import contacts, conversations, data_attributes, events, merges, tags
+from contactmerge.api.routes import (
+    contacts,
+    conversations,
+    data_attributes,
+    events,
+    marks,
+    merges,
+    messenger,
+    tags,
+)
 from contactmerge.settings import Settings
 from contactmerge.storage.db import make_engine, make_sessionmaker
 from contactmerge.web import pages
+from contactmerge.worker.runner import Worker
 
 DEFAULT_INTERCOM_VERSION = "2.11"
 
@@ -25,9 +35,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings.database_url, echo=settings.sql_echo)
         app.state.engine = engine
         app.state.sessions = make_sessionmaker(engine)
+        worker = None
+        if settings.in_process_worker:
+            worker = Worker(
+                app.state.sessions, poll_interval=settings.worker_poll_interval, name="in-process"
+            )
+            thread = worker.start_thread()
+        app.state.worker = worker
         try:
             yield
         finally:
+            if worker is not None:
+                worker.stop()
+                thread.join(timeout=10)
             engine.dispose()
 
     app = FastAPI(
@@ -49,7 +69,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         return response
 
+    @app.middleware("http")
+    async def _messenger_cors(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        # The widget runs on the customer's site: its public endpoints answer any origin. Nothing else does.
+        if not request.url.path.startswith("/messenger"):
+            return await call_next(request)
+        if request.method == "OPTIONS":
+            response: Response = Response(status_code=204)
+        else:
+            response = await call_next(request)
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+        response.headers["Access-Control-Max-Age"] = "600"
+        return response
+
     for router in (
+        messenger.router,
+        marks.router,
         merges.router,
         contacts.router,
         tags.router,

@@ -240,6 +240,7 @@ def _source(part: ConversationPart, people: Mapping[str, Contact]) -> dict[str, 
         "attachments": [],
         "url": None,
         "redacted": False,
+        "unverified_sender": part.unverified_sender,
     }
 
 
@@ -255,4 +256,5 @@ def _part(part: ConversationPart, people: Mapping[str, Contact]) -> dict[str, An
         "author": _author(part, people),
         "attachments": [],
         "redacted": False,
+        "unverified_sender": part.unverified_sender,
     }

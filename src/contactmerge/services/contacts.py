@@ -237,3 +237,68 @@ def find_contact(
             raise NotFound(f"Contact Not Found: no contact has email '{email}'", field="email")
         return _live(db, workspace, contact, forward=forward)
     raise ParameterNotFound("name the contact with id, user_id or email", field="id")
+
+
+def create_visitor(db: DbSession, workspace: Workspace) -> Contact:
+    """An anonymous visitor, as the messenger makes one on a first page view."""
+    stamp = now()
+    return repo.add(
+        db,
+        Contact(
+            workspace_id=workspace.id,
+            id=new_id(),
+            role="visitor",
+            custom_attributes={},
+            unsubscribed_from_emails=False,
+            archived=False,
+            created_at=stamp,
+            updated_at=stamp,
+        ),
+    )
+
+
+def find_or_create_user(
+    db: DbSession, workspace: Workspace, *, external_id: str | None, email: str | None, region: str
+) -> Contact:
+    """Intercom's messenger ``update``: the user with that user_id, else with that email, else a new one."""
+    user = repo.user_with_external_id(db, workspace.id, external_id) if external_id else None
+    normalized = normalize_email(email)[1] if email else None
+    if user is None and normalized:
+        by_email = [
+            u
+            for u in repo.users_with_email(db, workspace.id, normalized)
+            if not external_id or not u.external_id
+        ]
+        user = max(by_email, key=lambda u: (u.last_seen_at or 0, u.id), default=None)
+    if user is None:
+        fields: dict[str, Any] = {"role": "user"}
+        if external_id:
+            fields["external_id"] = external_id
+        if email:
+            fields["email"] = email
+        return create_contact(db, workspace, fields, region=region)
+    changes: dict[str, Any] = {}
+    if external_id and not user.external_id:
+        changes["external_id"] = external_id
+    if email and not user.email_normalized:
+        changes["email"] = email
+    if changes:
+        _apply(db, workspace, user, changes, region=region)
+        _check_user_identity(db, workspace, user)
+    return user
+
+
+def apply_messenger_attributes(
+    db: DbSession, workspace: Workspace, contact: Contact, changes: Mapping[str, Any], *, region: str
+) -> None:
+    """Name and custom attributes sent by the widget, checked like any API write."""
+    _apply(db, workspace, contact, changes, region=region)
+    contact.updated_at = now()
+
+
+def set_claimed_email(db: DbSession, workspace: Workspace, contact: Contact, email: str) -> None:
+    """An email typed into the messenger: stored, but only claimed (design §2 provenance)."""
+    contact.email, contact.email_normalized = normalize_email(email)
+    contact.email_domain = email_domain(contact.email_normalized)
+    contact.email_verified = False
+    contact.updated_at = now()

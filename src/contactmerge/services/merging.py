@@ -218,6 +218,9 @@ def _apply(
     _step("tags_unioned")
     repo.combine_summaries(db, workspace.id, source.id, target.id)
     _step("summaries_combined")
+    if source.email_normalized and not source.email_verified:
+        # Design §4: what a lead with a merely claimed email wrote stays marked as such on the survivor.
+        moved["unverified_parts"] = repo.mark_unverified_parts(db, workspace.id, source.id, True)
     target_before = {"created_at": target.created_at}
     _adopt(source, target, plan)
     target.created_at = plan.created_at
@@ -342,6 +345,8 @@ def undo_merge(db: DbSession, workspace: Workspace, merge_id: str) -> Merge:
     repo.recompute_summaries(db, workspace.id, holders | {source.id, target.id})
     plan = merge.plan
     taken_back, conflicts = _take_back(source, target, plan)
+    if merge.moved.get("unverified_parts"):
+        repo.mark_unverified_parts(db, workspace.id, source.id, False)
     repo.remove_identifiers_of_merge(db, workspace.id, merge.id)
     source.merged_into_id = None
     source.merged_at = None

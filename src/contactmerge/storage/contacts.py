@@ -151,3 +151,18 @@ def lock_identifiers(db: DbSession, workspace_id: str, keys: Iterable[str]) -> N
         return
     for key in sorted(set(keys)):  # one order everywhere, so two writers cannot deadlock
         db.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"{workspace_id}:{key}", 0))))
+
+
+def leads_with_email(db: DbSession, workspace_id: str, email_normalized: str) -> list[Contact]:
+    return list(
+        db.scalars(
+            select(Contact)
+            .where(
+                Contact.workspace_id == workspace_id,
+                Contact.email_normalized == email_normalized,
+                Contact.role == "lead",
+                Contact.merged_into_id.is_(None),
+            )
+            .order_by(Contact.id)
+        )
+    )

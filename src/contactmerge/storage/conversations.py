@@ -79,3 +79,15 @@ def page(
     if contact_id is not None:
         stmt = stmt.where(Conversation.contact_id == contact_id)
     return keyset_page(db, stmt, Conversation.id, per_page=per_page, after_id=after_id)
+
+
+def of_contact(
+    db: DbSession, workspace_id: str, contact_id: str, *, origin: str | None = None
+) -> list[Conversation]:
+    """A contact's conversations, newest first; with ``origin``, only those that contact first started."""
+    stmt = select(Conversation).where(
+        Conversation.workspace_id == workspace_id, Conversation.contact_id == contact_id
+    )
+    if origin is not None:
+        stmt = stmt.where(Conversation.origin_contact_id == origin)
+    return list(db.scalars(stmt.order_by(Conversation.updated_at.desc(), Conversation.id.desc())))

@@ -325,3 +325,18 @@ def identifiers_of(db: DbSession, workspace_id: str, contact_id: str) -> list[Co
             .order_by(ContactIdentifier.created_at, ContactIdentifier.id)
         )
     )
+
+
+def mark_unverified_parts(db: DbSession, workspace_id: str, author_id: str, flag: bool) -> int:
+    """Flag (or unflag) the messages a contact wrote as coming from an unverified sender."""
+    result = db.execute(
+        update(ConversationPart)
+        .where(
+            ConversationPart.workspace_id == workspace_id,
+            ConversationPart.author_id == author_id,
+            ConversationPart.author_type != "admin",
+        )
+        .values(unverified_sender=flag)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -355,7 +355,7 @@ class Merge(Base):
 
 
 class MergeMark(Base):
-    """"These two should be merged", found by a rule (R1, R2) and waiting for the worker.
+    """ "These two should be merged", found by a rule (R1, R2) and waiting for the worker.
 
     States: ``waiting`` (R2 on_login: until the user logs in), ``ready``, ``done``, ``parked`` (refused or
     failing too often; ``last_error`` says why).

@@ -1,0 +1,174 @@
+"""The messenger's public endpoints: addressed by the workspace's ``app_id``, never by an API token.
+
+A browser proves nothing but its anonymous id, so every route here acts only on that browser's own
+contact and reads only what design §4 lets that session read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import Field
+from sqlalchemy.orm import Session as DbSession
+
+from contactmerge.api.schemas import Body
+from contactmerge.errors import NotFound
+from contactmerge.services import conversations, messenger
+from contactmerge.settings import Settings
+from contactmerge.storage import workspaces as workspaces_repo
+from contactmerge.storage.tables import Contact, Conversation, ConversationPart, Session, Workspace
+
+router = APIRouter(prefix="/messenger", tags=["messenger"])
+
+AnonymousId = Field(default=None, max_length=64, description="The id the widget keeps in its cookie.")
+
+
+class MessengerBody(Body):
+    app_id: str = Field(min_length=1, max_length=32)
+    anonymous_id: str | None = AnonymousId
+
+
+class PingBody(MessengerBody):
+    user_id: str | None = Field(default=None, max_length=255)
+    email: str | None = Field(default=None, max_length=320)
+    user_hash: str | None = Field(default=None, max_length=128)
+    name: str | None = Field(default=None, max_length=255)
+    custom_attributes: dict[str, Any] | None = None
+    page_url: str | None = Field(default=None, max_length=2048)
+
+
+class EmailBody(MessengerBody):
+    email: str = Field(max_length=320)
+
+
+class MessageBody(MessengerBody):
+    body: str = Field(min_length=1, max_length=65_536)
+    conversation_id: str | None = Field(default=None, max_length=32)
+
+
+@dataclass
+class MessengerContext:
+    db: DbSession
+    settings: Settings
+    request: Request
+
+    def workspace(self, app_id: str) -> Workspace:
+        workspace = workspaces_repo.by_app_id(self.db, app_id)
+        if workspace is None:
+            raise NotFound(f"no workspace has app_id '{app_id}'", field="app_id")
+        return workspace
+
+    def commit(self, *, wake_worker: bool = False) -> None:
+        self.db.commit()
+        worker = getattr(self.request.app.state, "worker", None)
+        if wake_worker and worker is not None:
+            worker.wake()
+
+
+def messenger_context(request: Request) -> Iterator[MessengerContext]:
+    with request.app.state.sessions() as db:
+        yield MessengerContext(db=db, settings=request.app.state.settings, request=request)
+
+
+def me(contact: Contact, session: Session, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "messenger.session",
+        "anonymous_id": session.id,
+        "logged_in": session.logged_in_contact_id == contact.id,
+        "contact": {
+            "id": contact.id,
+            "role": contact.role,
+            "user_id": contact.external_id,
+            "email": contact.email,
+            "name": contact.name,
+        },
+        **extra,
+    }
+
+
+def thread(conversation: Conversation, parts: list[ConversationPart], contact: Contact) -> dict[str, Any]:
+    return {
+        "type": "messenger.conversation",
+        "id": conversation.id,
+        "created_at": conversation.created_at,
+        "updated_at": conversation.updated_at,
+        "parts": [
+            {
+                "id": p.id,
+                "body": p.body,
+                "created_at": p.created_at,
+                "from": "admin" if p.author_type == "admin" else "me",
+            }
+            for p in parts
+            if p.part_type != "note"
+        ],
+    }
+
+
+@router.post("/ping")
+def ping(body: PingBody, ctx: MessengerContext = Depends(messenger_context)) -> dict[str, Any]:
+    workspace = ctx.workspace(body.app_id)
+    result = messenger.ping(
+        ctx.db,
+        workspace,
+        anonymous_id=body.anonymous_id,
+        user_id=body.user_id,
+        email=body.email,
+        user_hash=body.user_hash,
+        name=body.name,
+        custom_attributes=body.custom_attributes,
+        page_url=body.page_url,
+        region=ctx.settings.default_phone_region,
+    )
+    response = me(result.contact, result.session, throttled=result.throttled)
+    ctx.commit(wake_worker=bool(result.marks))
+    return response
+
+
+@router.post("/email")
+def collect_email(body: EmailBody, ctx: MessengerContext = Depends(messenger_context)) -> dict[str, Any]:
+    workspace = ctx.workspace(body.app_id)
+    result = messenger.collect_email(ctx.db, workspace, body.anonymous_id, body.email)
+    response = me(result.contact, result.session)
+    ctx.commit(wake_worker=bool(result.marks))
+    return response
+
+
+@router.post("/messages")
+def send_message(body: MessageBody, ctx: MessengerContext = Depends(messenger_context)) -> dict[str, Any]:
+    workspace = ctx.workspace(body.app_id)
+    conversation, contact = messenger.send_message(
+        ctx.db, workspace, body.anonymous_id, body.body, body.conversation_id
+    )
+    parts = conversations.parts(ctx.db, workspace, [conversation])[conversation.id]
+    response = thread(conversation, parts, contact)
+    ctx.commit()
+    return response
+
+
+@router.get("/conversations")
+def my_conversations(
+    app_id: str = Query(min_length=1, max_length=32),
+    anonymous_id: str | None = Query(default=None, max_length=64),
+    ctx: MessengerContext = Depends(messenger_context),
+) -> dict[str, Any]:
+    workspace = ctx.workspace(app_id)
+    session = messenger.require_session(ctx.db, workspace, anonymous_id)
+    readable = messenger.readable_conversations(ctx.db, workspace, session)
+    contact = ctx.db.get_one(Contact, (workspace.id, session.contact_id))
+    parts = conversations.parts(ctx.db, workspace, readable)
+    return {
+        "type": "messenger.conversation.list",
+        "conversations": [thread(c, parts[c.id], contact) for c in readable],
+    }
+
+
+@router.post("/shutdown")
+def shutdown(body: MessengerBody, ctx: MessengerContext = Depends(messenger_context)) -> dict[str, Any]:
+    workspace = ctx.workspace(body.app_id)
+    messenger.shutdown(ctx.db, workspace, body.anonymous_id)
+    ctx.commit()
+    return {"type": "messenger.shutdown", "anonymous_id": None}

@@ -1,0 +1,288 @@
+"""The messenger (widget) side: pings, logins (R1, R2), messages, and what a browser may read (§4).
+
+A browser is known by its anonymous id (the widget's first-party cookie), which is a session row. A
+session belongs to one contact at a time; it remembers the contact it was created for (its origin) and the
+contact it itself logged in as. Only a session that logged in as a contact reads all of that contact's
+conversations; any other session reads only the conversations its own origin started.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session as DbSession
+
+from contactmerge.domain.identity import (
+    UserCandidate,
+    pick_email_match,
+    throttle_attribute_update,
+    verify_login,
+)
+from contactmerge.domain.ids import now
+from contactmerge.errors import BadRequest, Forbidden, NotFound
+from contactmerge.services import contacts, conversations, marks, merging
+from contactmerge.services.normalizing import check_identifier, normalize_email
+from contactmerge.storage import contacts as contacts_repo
+from contactmerge.storage import conversations as conversations_repo
+from contactmerge.storage import sessions as repo
+from contactmerge.storage.tables import Contact, Conversation, MergeMark, Session, Workspace
+
+ANONYMOUS_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+@dataclass
+class PingResult:
+    contact: Contact
+    session: Session
+    throttled: bool = False
+    marks: list[MergeMark] = field(default_factory=list)
+
+
+def new_anonymous_id() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def current_session(db: DbSession, workspace: Workspace, anonymous_id: str | None) -> Session | None:
+    """The live session of an anonymous id, or None for an unknown, ended or malformed one."""
+    if not anonymous_id or not ANONYMOUS_ID.match(anonymous_id):
+        return None
+    session = repo.get(db, workspace.id, anonymous_id, lock=True)
+    if session is None or session.ended_at is not None:
+        return None
+    return session
+
+
+def require_session(db: DbSession, workspace: Workspace, anonymous_id: str | None) -> Session:
+    session = current_session(db, workspace, anonymous_id)
+    if session is None:
+        raise NotFound("unknown or ended messenger session: ping first", field="anonymous_id")
+    return session
+
+
+def ping(
+    db: DbSession,
+    workspace: Workspace,
+    *,
+    anonymous_id: str | None,
+    user_id: str | None = None,
+    email: str | None = None,
+    user_hash: str | None = None,
+    name: str | None = None,
+    custom_attributes: Mapping[str, Any] | None = None,
+    page_url: str | None = None,
+    region: str = "US",
+) -> PingResult:
+    """A page view: find or create the visitor, or log in a user (Intercom's ``update``) and apply R1/R2."""
+    stamp = now()
+    session = current_session(db, workspace, anonymous_id)
+    if user_id or email:
+        result = _login(
+            db, workspace, session, user_id=user_id, email=email, user_hash=user_hash, region=region
+        )
+    elif session is not None:
+        result = PingResult(contacts.get_contact(db, workspace, session.contact_id, forward=True), session)
+    else:
+        result = _new_visitor(db, workspace)
+    session, contact = result.session, result.contact
+    session.last_seen_at = contact.last_seen_at = stamp
+    if page_url is not None:
+        session.last_page_url = page_url[:2048]
+    if name is not None or custom_attributes:
+        verdict = throttle_attribute_update(session.attribute_window_start, session.attribute_updates, stamp)
+        session.attribute_window_start, session.attribute_updates = verdict.window_start, verdict.count
+        if verdict.allowed:
+            changes: dict[str, Any] = {"custom_attributes": dict(custom_attributes or {})}
+            if name is not None:
+                changes["name"] = name
+            contacts.apply_messenger_attributes(db, workspace, contact, changes, region=region)
+        else:
+            result.throttled = True
+    db.flush()
+    return result
+
+
+def _new_visitor(db: DbSession, workspace: Workspace) -> PingResult:
+    visitor = contacts.create_visitor(db, workspace)
+    return PingResult(visitor, _open_session(db, workspace, visitor, logged_in=False))
+
+
+def _open_session(db: DbSession, workspace: Workspace, contact: Contact, *, logged_in: bool) -> Session:
+    stamp = now()
+    return repo.add(
+        db,
+        Session(
+            workspace_id=workspace.id,
+            id=new_anonymous_id(),
+            contact_id=contact.id,
+            origin_contact_id=contact.id,
+            logged_in_contact_id=contact.id if logged_in else None,
+            created_at=stamp,
+            last_seen_at=stamp,
+        ),
+    )
+
+
+def _login(
+    db: DbSession,
+    workspace: Workspace,
+    session: Session | None,
+    *,
+    user_id: str | None,
+    email: str | None,
+    user_hash: str | None,
+    region: str,
+) -> PingResult:
+    external_id = check_identifier(user_id, field="user_id") if user_id else None
+    normalized = normalize_email(email)[1] if email else None
+    verdict = verify_login(
+        workspace.identity_verification,
+        workspace.identity_secret,
+        external_id=external_id,
+        email=normalized,
+        given_hash=user_hash,
+    )
+    if not verdict.allowed:
+        raise Forbidden(f"identity verification failed: {verdict.reason}", field="user_hash")
+    user = contacts.find_or_create_user(db, workspace, external_id=external_id, email=email, region=region)
+    found: list[MergeMark] = []
+    if session is None or session.contact_id == user.id:
+        session = session or _open_session(db, workspace, user, logged_in=False)
+    else:
+        current = contacts.get_contact(db, workspace, session.contact_id, forward=True)
+        if current.id == user.id:
+            pass
+        elif current.role == "user":
+            # Another user on this browser: a new session. Two users are never merged by a cookie.
+            session.ended_at = now()
+            session = _open_session(db, workspace, user, logged_in=False)
+        elif current.role == "visitor":
+            merging.merge_contacts(
+                db,
+                workspace,
+                current.id,
+                user.id,
+                reason="session_cookie",
+                evidence={"session": session.id},
+                requested_by="messenger",
+            )
+        else:  # a lead: R1, applied by the worker
+            found.append(
+                marks.mark(
+                    db,
+                    workspace,
+                    current.id,
+                    user.id,
+                    reason="session_cookie",
+                    evidence={"session": session.id},
+                )
+            )
+            session.contact_id = user.id
+    if verdict.verified:
+        session.logged_in_contact_id = user.id
+    if marks.email_match_mode(workspace) != "off":
+        marks.release_waiting(db, workspace, user.id)
+        found.extend(_match_leads_to_user(db, workspace, user))
+    return PingResult(user, session, marks=found)
+
+
+def _match_leads_to_user(db: DbSession, workspace: Workspace, user: Contact) -> list[MergeMark]:
+    """R2 at login: leads whose email is this user's, when it names no other user first."""
+    if not user.email_normalized:
+        return []
+    users = contacts_repo.users_with_email(db, workspace.id, user.email_normalized)
+    chosen = pick_email_match([UserCandidate(u.id, u.last_seen_at) for u in users])
+    if chosen is None or chosen[0].id != user.id:
+        return []
+    return [
+        marks.mark(
+            db,
+            workspace,
+            lead.id,
+            user.id,
+            reason="email_match",
+            evidence={"email": user.email_normalized, "users": chosen[1]},
+        )
+        for lead in contacts_repo.leads_with_email(db, workspace.id, user.email_normalized)
+    ]
+
+
+def collect_email(db: DbSession, workspace: Workspace, anonymous_id: str | None, email: str) -> PingResult:
+    """The widget's "leave your email": a claimed email on a visitor or lead, and R2 when it names a user."""
+    session = require_session(db, workspace, anonymous_id)
+    contact = contacts.get_contact(db, workspace, session.contact_id, forward=True)
+    if contact.role == "user":
+        raise BadRequest(
+            "a logged-in user's email is set by the site, not typed in the messenger", field="email"
+        )
+    contacts.set_claimed_email(db, workspace, contact, email)
+    result = PingResult(contact, session)
+    mode = marks.email_match_mode(workspace)
+    if mode == "off" or contact.role != "lead" or not contact.email_normalized:
+        return result
+    users = contacts_repo.users_with_email(db, workspace.id, contact.email_normalized)
+    chosen = pick_email_match([UserCandidate(u.id, u.last_seen_at) for u in users])
+    if chosen is not None:
+        result.marks.append(
+            marks.mark(
+                db,
+                workspace,
+                contact.id,
+                chosen[0].id,
+                reason="email_match",
+                evidence={"email": contact.email_normalized, "users": chosen[1], "provenance": "claimed"},
+                ready=mode == "immediate",
+            )
+        )
+    return result
+
+
+def send_message(
+    db: DbSession, workspace: Workspace, anonymous_id: str | None, body: str, conversation_id: str | None
+) -> tuple[Conversation, Contact]:
+    """A message from the browser: a visitor's first one makes it a lead (Intercom's rule)."""
+    session = require_session(db, workspace, anonymous_id)
+    contact = contacts.get_contact(db, workspace, session.contact_id, forward=True)
+    if contact.role == "visitor":
+        contact.role = "lead"
+    if conversation_id is None:
+        conversation, part = conversations.start_conversation(db, workspace, contact, body)
+    else:
+        conversation = readable_conversation(db, workspace, session, conversation_id)
+        part = conversations.reply_as_contact(db, conversation, contact, body)
+    # A browser that reached a user without logging in as it writes as an unverified sender (design §4).
+    part.unverified_sender = contact.role == "user" and session.logged_in_contact_id != contact.id
+    db.flush()
+    return conversation, contact
+
+
+def readable_conversations(db: DbSession, workspace: Workspace, session: Session) -> list[Conversation]:
+    """Design §4: all of the contact's conversations only for a session that logged in as it."""
+    if session.logged_in_contact_id is not None and session.logged_in_contact_id == session.contact_id:
+        return conversations_repo.of_contact(db, workspace.id, session.contact_id)
+    return conversations_repo.of_contact(
+        db, workspace.id, session.contact_id, origin=session.origin_contact_id
+    )
+
+
+def readable_conversation(
+    db: DbSession, workspace: Workspace, session: Session, conversation_id: str
+) -> Conversation:
+    for conversation in readable_conversations(db, workspace, session):
+        if conversation.id == conversation_id:
+            return conversation
+    raise NotFound(
+        f"Conversation Not Found: no conversation '{conversation_id}' for this browser",
+        field="conversation_id",
+    )
+
+
+def shutdown(db: DbSession, workspace: Workspace, anonymous_id: str | None) -> None:
+    """Log out: the session ends; the next ping starts a fresh anonymous one."""
+    session = current_session(db, workspace, anonymous_id)
+    if session is not None:
+        session.ended_at = now()
+        db.flush()

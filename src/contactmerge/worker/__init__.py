@@ -1,0 +1,1 @@
+"""The worker: claims merge marks (and later jobs) and applies them."""
