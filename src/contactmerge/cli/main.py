@@ -10,6 +10,7 @@ from sqlalchemy.exc import OperationalError
 
 from contactmerge.cli.common import console, fail, settings, unit_of_work
 from contactmerge.cli.merges import merge_command, merges_app
+from contactmerge.cli.worker import marks_app, worker_command
 from contactmerge.services import demo, workspaces
 from contactmerge.storage import migrate
 from contactmerge.storage.db import make_engine
@@ -25,7 +26,9 @@ workspace_app = typer.Typer(help="Workspaces (tenants) and their API tokens.", n
 app.add_typer(db_app, name="db")
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(merges_app, name="merges")
+app.add_typer(marks_app, name="marks")
 app.command("merge")(merge_command)
+app.command("worker")(worker_command)
 
 WorkspaceOption = typer.Option(None, "--workspace", help="The workspace's app_id (default: the only one).")
 
@@ -68,6 +71,30 @@ def workspace_create(
     for key, value in info.items():
         console.print(f"[bold]{key:>22}[/]  {value}", highlight=False)
     console.print("Keep the token: it is stored hashed and cannot be shown again.")
+
+
+@workspace_app.command("set")
+def workspace_set(
+    workspace: str | None = WorkspaceOption,
+    identity_verification: str | None = typer.Option(None, help="off, optional or enforced."),
+    email_match: str | None = typer.Option(None, help="R2: on_login, immediate or off."),
+    fan_in_cap: int | None = typer.Option(None, help="Merges one contact may absorb in 24 hours."),
+) -> None:
+    """Change a workspace's identity verification, email matching (R2) and merge fan-in cap."""
+    with unit_of_work() as db:
+        chosen = workspaces.update_settings(
+            db,
+            workspaces.resolve(db, workspace),
+            identity_verification=identity_verification,
+            email_match=email_match,
+            fan_in_cap=fan_in_cap,
+        )
+        summary = (
+            f"{chosen.app_id}: identity verification {chosen.identity_verification}, "
+            f"email match {chosen.settings.get('email_match', 'on_login')}, "
+            f"fan-in cap {chosen.settings.get('merge_fan_in_cap', 50)}"
+        )
+    console.print(summary, highlight=False)
 
 
 @workspace_app.command("list")

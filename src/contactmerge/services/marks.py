@@ -9,11 +9,11 @@ from sqlalchemy.orm import Session as DbSession
 
 from contactmerge.domain.ids import new_id
 from contactmerge.errors import BadRequest, NotFound
+from contactmerge.services.workspaces import EMAIL_MATCH_MODES
 from contactmerge.storage import marks as repo
 from contactmerge.storage.paging import Page
 from contactmerge.storage.tables import MergeMark, Workspace
 
-EMAIL_MATCH_MODES = ("on_login", "immediate", "off")
 STATES = ("waiting", "ready", "done", "parked")
 
 

@@ -15,6 +15,7 @@ from contactmerge.storage.tables import ApiToken, Workspace
 
 TOKEN_PREFIX = "cm_"
 VERIFICATION_MODES = ("off", "optional", "enforced")
+EMAIL_MATCH_MODES = ("on_login", "immediate", "off")
 
 
 @dataclass(frozen=True)
@@ -97,3 +98,35 @@ def resolve(db: DbSession, app_id: str | None) -> Workspace:
 
 def list_workspaces(db: DbSession) -> list[Workspace]:
     return repo.all_workspaces(db)
+
+
+def update_settings(
+    db: DbSession,
+    workspace: Workspace,
+    *,
+    identity_verification: str | None = None,
+    email_match: str | None = None,
+    fan_in_cap: int | None = None,
+) -> Workspace:
+    """Change how a workspace verifies logins (§4), applies R2, and caps merges into one contact (§3)."""
+    if identity_verification is not None:
+        if identity_verification not in VERIFICATION_MODES:
+            raise BadRequest(
+                f"identity verification must be one of {', '.join(VERIFICATION_MODES)}",
+                field="identity_verification",
+            )
+        workspace.identity_verification = identity_verification
+    settings = dict(workspace.settings or {})
+    if email_match is not None:
+        if email_match not in EMAIL_MATCH_MODES:
+            raise BadRequest(
+                f"email match must be one of {', '.join(EMAIL_MATCH_MODES)}", field="email_match"
+            )
+        settings["email_match"] = email_match
+    if fan_in_cap is not None:
+        if fan_in_cap < 1:
+            raise BadRequest("the fan-in cap is at least 1", field="fan_in_cap")
+        settings["merge_fan_in_cap"] = fan_in_cap
+    workspace.settings = settings
+    db.flush()
+    return workspace
