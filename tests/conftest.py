@@ -82,6 +82,27 @@ def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
             pass
 
 
+@pytest.fixture
+def isolated_database(database: Database, tmp_path: Path) -> Iterator[Database]:
+    """A fresh migrated database of the same backend that no test server (and so no in-process worker) uses.
+
+    For tests that must know which worker applied a mark.
+    """
+    if database.backend == "sqlite":
+        urls: Iterator[str] = iter([f"sqlite:///{tmp_path / 'isolated.db'}"])
+    else:
+        urls = _fresh_postgres(str(os.environ[POSTGRES_ENV]))
+    url = next(urls)
+    engine = make_engine(url)
+    upgrade(engine)
+    try:
+        yield Database(database.backend, url, engine)
+    finally:
+        engine.dispose()
+        for _ in urls:
+            pass
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
