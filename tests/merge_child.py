@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from contactmerge.errors import ContactMergeError
-from contactmerge.services import merging
+from contactmerge.services import faults, merging
 from contactmerge.storage.db import make_engine, make_sessionmaker, transaction
 from contactmerge.storage.tables import Workspace
 
@@ -40,7 +40,7 @@ def main() -> int:
             if step == args.die_at:
                 os.kill(os.getpid(), signal.SIGKILL)
 
-        merging.fault_hook = die
+        faults.hook = die
     if args.go:
         deadline = time.monotonic() + 60
         while not Path(args.go).exists() and time.monotonic() < deadline:

@@ -34,6 +34,7 @@ from contactmerge.storage.tables import (
     Event,
     EventSummary,
     Note,
+    Tag,
     Workspace,
 )
 from tests.conftest import Database
@@ -199,3 +200,47 @@ def test_chained_merges_undo_in_any_order(database: Database, specs: Any, order:
     # is taken back cleanly, so compare the rows, which must always come home.
     for key in ("conversations", "parts", "events", "summaries", "notes", "tags", "identifiers"):
         assert after[key] == before[key], key
+
+
+@PROPERTY_SETTINGS
+@given(specs=st.lists(contact_spec, min_size=4, max_size=4))
+def test_a_batch_of_merges_equals_the_same_merges_one_by_one(database: Database, specs: Any) -> None:
+    """merge_many's set-based waves give exactly what single merges give: two leads into one user and a
+    chain (B into A after A went into C) in one batch."""
+    sessions = make_sessionmaker(database.engine)
+    outcomes = []
+    for batched in (True, False):
+        with transaction(sessions) as db:
+            workspace = new_workspace(db)
+            a, b, c, d = (
+                build(db, workspace, spec, role, f"{name}@example.com")
+                for spec, role, name in zip(specs, ["lead", "lead", "user", "lead"], "abcd", strict=True)
+            )
+            requests = [merging.MergeRequest(a, c), merging.MergeRequest(d, c), merging.MergeRequest(b, a)]
+            if batched:
+                results = merging.merge_many(db, workspace, requests)
+            else:
+                results = [merging.merge_many(db, workspace, [r])[0] for r in requests]
+            codes = [getattr(r, "code", "merged") for r in results]
+            workspace_id = workspace.id
+        names = {cid: n for n, cid in zip("abcd", (a, b, c, d), strict=True)}
+        with sessions() as db:
+            shot = snapshot(db, workspace_id)
+            names.update(
+                (t.id, t.name) for t in db.scalars(select(Tag).where(Tag.workspace_id == workspace_id))
+            )
+        keep = {
+            "conversations": slice(1, None),
+            "events": slice(1, None),
+            "summaries": slice(0, None),
+            "notes": slice(1, None),
+            "tags": slice(0, None),
+        }
+        comparable = {
+            key: sorted(
+                tuple(names.get(v, v) if isinstance(v, str) else v for v in row[cut]) for row in shot[key]
+            )
+            for key, cut in keep.items()
+        }
+        outcomes.append((codes, comparable))
+    assert outcomes[0] == outcomes[1]

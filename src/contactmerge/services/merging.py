@@ -8,7 +8,6 @@ here commits: the caller's transaction makes the merge all or nothing.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,20 +24,13 @@ from contactmerge.domain.merging import (
     plan_merge,
 )
 from contactmerge.errors import NotFound, merge_refused
+from contactmerge.services import faults
+from contactmerge.services.merge_undo import undo_merge
 from contactmerge.storage import merges as repo
 from contactmerge.storage.paging import Page
 from contactmerge.storage.tables import Contact, ContactIdentifier, Merge, Workspace
 
 DAY = 86_400
-
-# Test-only: called with the name of each step while a merge is applied, so a test can kill the process
-# between two statements and check that the database is left fully merged or untouched.
-fault_hook: Callable[[str], None] | None = None
-
-
-def _step(name: str) -> None:
-    if fault_hook is not None:
-        fault_hook(name)
 
 
 @dataclass(frozen=True)
@@ -119,6 +111,26 @@ def preview_merge(
     }
 
 
+@dataclass(frozen=True)
+class MergeRequest:
+    """One merge asked for: ``source`` folded into ``target``, and why."""
+
+    source_id: str
+    target_id: str
+    reason: Reason = "api"
+    evidence: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class MergeSkipped:
+    """A merge of a batch that the rules refused; nothing of it was written."""
+
+    request: MergeRequest
+    code: str
+    message: str
+    field: str | None = None
+
+
 def merge_contacts(
     db: DbSession,
     workspace: Workspace,
@@ -133,26 +145,90 @@ def merge_contacts(
     batch_id: str | None = None,
 ) -> MergeResult:
     """Fold ``source`` into ``target`` (R1-R5) inside the caller's transaction; idempotent."""
-    source, target = _load(db, workspace, source_id, target_id, lock=True)
-    if source.merged_into_id == target.id:
-        existing = repo.applied_merge_of(db, workspace.id, source.id)
-        if existing is not None:
-            return MergeResult(existing, target, replayed=True)
-    outcome = _plan(db, workspace, source, target, force, skip_duplicate_validation, reason, evidence)
-    if isinstance(outcome, MergeRefused):
-        if outcome.code == "fan_in_cap":
-            held = _record(
-                db,
-                workspace,
-                outcome_plan_stub(source, target, reason, evidence),
-                "held",
-                requested_by,
-                batch_id,
-                {"refusal": outcome.message},
-            )
-            return MergeResult(held, target)
+    (outcome,) = merge_many(
+        db,
+        workspace,
+        [MergeRequest(source_id, target_id, reason, evidence)],
+        force=force,
+        skip_duplicate_validation=skip_duplicate_validation,
+        requested_by=requested_by,
+        batch_id=batch_id,
+    )
+    if isinstance(outcome, MergeSkipped):
+        if outcome.code == "not_found":
+            raise NotFound(outcome.message, field=outcome.field)
         raise merge_refused(outcome.code, outcome.message, outcome.field)
-    return MergeResult(_apply(db, workspace, source, target, outcome, requested_by, batch_id), target)
+    return outcome
+
+
+def merge_many(
+    db: DbSession,
+    workspace: Workspace,
+    requests: list[MergeRequest],
+    *,
+    force: bool = False,
+    skip_duplicate_validation: bool = False,
+    requested_by: str = "api",
+    batch_id: str | None = None,
+) -> list[MergeResult | MergeSkipped]:
+    """Many merges in the caller's transaction, applied with one set-based statement per kind of row.
+
+    Every contact involved is locked once, in id order. Each request is planned by the pure rules in
+    order, seeing the earlier ones; refused ones are skipped (and reported), the rest applied together.
+    A contact that is a target in one request and a source in another starts a new wave, so chains
+    (A into B, then B into C) stay correct.
+    """
+    ids = {r.source_id for r in requests} | {r.target_id for r in requests}
+    locked = repo.lock_contacts(db, workspace.id, ids)
+    policy = policy_for(workspace, force=force, skip_duplicate_validation=skip_duplicate_validation)
+    recent: dict[str, int] = {}
+    results: list[MergeResult | MergeSkipped] = []
+    wave: list[Accepted] = []
+    for request in requests:
+        source, target = locked.get(request.source_id), locked.get(request.target_id)
+        if source is None or target is None:
+            missing, field = (request.source_id, "from") if source is None else (request.target_id, "into")
+            results.append(
+                MergeSkipped(request, "not_found", f"Contact Not Found: no contact has id '{missing}'", field)
+            )
+            continue
+        if source.merged_into_id == target.id and not any(a.source is source for a in wave):
+            existing = repo.applied_merge_of(db, workspace.id, source.id)
+            if existing is not None:
+                results.append(MergeResult(existing, target, replayed=True))
+                continue
+        if any(a.target is source or a.source is target for a in wave):
+            apply_wave(db, workspace, wave)
+            wave = []
+        if target.id not in recent:
+            recent[target.id] = repo.merges_into_since(db, workspace.id, target.id, now() - DAY)
+        plan = plan_merge(
+            facts(source),
+            facts(target),
+            policy,
+            reason=request.reason,
+            evidence=request.evidence,
+            recent_merges_into_target=recent[target.id],
+        )
+        if isinstance(plan, MergeRefused):
+            if plan.code == "fan_in_cap":
+                stub = outcome_plan_stub(source, target, request.reason, request.evidence)
+                held = _record(workspace, stub, "held", requested_by, batch_id, {"refusal": plan.message})
+                repo.add_merges(db, [held])
+                results.append(MergeResult(held, target))
+            else:
+                results.append(MergeSkipped(request, plan.code, plan.message, plan.field))
+            continue
+        recent[target.id] += 1
+        accepted = Accepted(
+            source, target, plan, _record(workspace, plan, "applied", requested_by, batch_id, {})
+        )
+        accepted.merge.plan = {**accepted.merge.plan, "target_before": {"created_at": target.created_at}}
+        adopt(source, target, plan)
+        wave.append(accepted)
+        results.append(MergeResult(accepted.merge, target))
+    apply_wave(db, workspace, wave)
+    return results
 
 
 def _load(
@@ -194,69 +270,16 @@ def _plan(
     )
 
 
-def _apply(
-    db: DbSession,
-    workspace: Workspace,
-    source: Contact,
-    target: Contact,
-    plan: MergePlan,
-    requested_by: str,
-    batch_id: str | None,
-) -> Merge:
-    stamp = now()
-    merge_id = new_id()
-    _step("locked")
-    parts = repo.count_parts(db, workspace.id, source.id)
-    moved: dict[str, Any] = repo.move_rows(db, workspace.id, source.id, target.id)
-    moved["conversation_parts"] = parts
-    _step("rows_moved")
-    source_tags = repo.tag_ids(db, workspace.id, source.id)
-    added_tags = sorted(set(source_tags) - set(repo.tag_ids(db, workspace.id, target.id)))
-    # Tags: union. Links the survivor lacks move over; a tag both have keeps its link on the tombstone.
-    repo.move_tags(db, workspace.id, source.id, target.id, added_tags)
-    moved["tags"] = len(added_tags)
-    _step("tags_unioned")
-    repo.combine_summaries(db, workspace.id, source.id, target.id)
-    _step("summaries_combined")
-    if source.email_normalized and not source.email_verified:
-        # Design §4: what a lead with a merely claimed email wrote stays marked as such on the survivor.
-        moved["unverified_parts"] = repo.mark_unverified_parts(db, workspace.id, source.id, True)
-    target_before = {"created_at": target.created_at}
-    _adopt(source, target, plan)
-    target.created_at = plan.created_at
-    target.updated_at = stamp
-    repo.add_identifiers(
-        db,
-        [
-            ContactIdentifier(
-                workspace_id=workspace.id,
-                id=new_id(),
-                contact_id=target.id,
-                kind=s.kind,
-                value=s.value,
-                normalized=s.normalized,
-                provenance=s.provenance,
-                merge_id=merge_id,
-                created_at=stamp,
-            )
-            for s in plan.secondary_identifiers
-        ],
-    )
-    _step("attributes_adopted")
-    source.merged_into_id = target.id
-    source.merged_at = stamp
-    source.updated_at = stamp
-    db.flush()
-    _step("tombstoned")
-    extra = {"source_tags": source_tags, "added_tags": added_tags, "target_before": target_before}
-    merge = _record(
-        db, workspace, plan, "applied", requested_by, batch_id, extra, merge_id=merge_id, moved=moved
-    )
-    _step("recorded")
-    return merge
+@dataclass
+class Accepted:
+    source: Contact
+    target: Contact
+    plan: MergePlan
+    merge: Merge
 
 
-def _adopt(source: Contact, target: Contact, plan: MergePlan) -> None:
+def adopt(source: Contact, target: Contact, plan: MergePlan) -> None:
+    """The survivor takes what the plan adopts; the source becomes a tombstone (in memory, flushed later)."""
     custom = dict(target.custom_attributes)
     for decision in plan.adopted:
         if decision.is_custom:
@@ -269,36 +292,100 @@ def _adopt(source: Contact, target: Contact, plan: MergePlan) -> None:
         else:
             setattr(target, decision.name, decision.source_value)
     target.custom_attributes = custom
+    stamp = now()
+    target.created_at, target.updated_at = plan.created_at, stamp
+    source.merged_into_id, source.merged_at, source.updated_at = target.id, stamp, stamp
+
+
+def apply_wave(db: DbSession, workspace: Workspace, wave: list[Accepted]) -> None:
+    """Move the rows of every accepted merge with set-based statements, then store the records."""
+    if not wave:
+        return
+    faults.step("locked")
+    mapping = {a.source.id: a.target.id for a in wave}
+    single = len(wave) == 1
+    counts = None if single else repo.count_rows_of(db, workspace.id, list(mapping))
+    parts = repo.count_parts(db, workspace.id, wave[0].source.id) if single else 0
+    moved = repo.move_rows(db, workspace.id, mapping)
+    faults.step("rows_moved")
+    added = _union_tags(db, workspace, wave)
+    faults.step("tags_unioned")
+    repo.combine_summaries(db, workspace.id, mapping)
+    faults.step("summaries_combined")
+    unverified = [a.source.id for a in wave if a.source.email_normalized and not a.source.email_verified]
+    flagged = repo.mark_unverified_parts(db, workspace.id, unverified, True)
+    identifiers = [
+        ContactIdentifier(
+            workspace_id=workspace.id,
+            id=new_id(),
+            contact_id=a.target.id,
+            kind=s.kind,
+            value=s.value,
+            normalized=s.normalized,
+            provenance=s.provenance,
+            merge_id=a.merge.id,
+            created_at=a.merge.created_at,
+        )
+        for a in wave
+        for s in a.plan.secondary_identifiers
+    ]
+    repo.add_identifiers(db, identifiers)
+    faults.step("attributes_adopted")
+    db.flush()
+    faults.step("tombstoned")
+    for a in wave:
+        own = dict(moved) if single else dict(counts[a.source.id]) if counts else {}
+        if single:
+            own["conversation_parts"] = parts
+        own["tags"] = len(added.get(a.source.id, []))
+        if a.source.id in unverified:
+            own["unverified_parts"] = flagged if single else -1
+        a.merge.moved = own
+        a.merge.plan = {**a.merge.plan, "added_tags": added.get(a.source.id, [])}
+    repo.add_merges(db, [a.merge for a in wave])
+    faults.step("recorded")
+
+
+def _union_tags(db: DbSession, workspace: Workspace, wave: list[Accepted]) -> dict[str, list[str]]:
+    """Tags: union. A link the target lacks moves over (from the first source that has it); any other
+    link stays on its tombstone, so no link is ever lost."""
+    links = repo.tag_links(
+        db, workspace.id, sorted({a.source.id for a in wave} | {a.target.id for a in wave})
+    )
+    held = {(contact, tag) for contact, tag in links}
+    moves: list[tuple[str, str, str]] = []
+    added: dict[str, list[str]] = {}
+    for a in wave:
+        for contact, tag in links:
+            if contact == a.source.id and (a.target.id, tag) not in held:
+                held.add((a.target.id, tag))
+                moves.append((a.source.id, a.target.id, tag))
+                added.setdefault(a.source.id, []).append(tag)
+    repo.move_tag_links(db, workspace.id, moves)
+    return added
 
 
 def _record(
-    db: DbSession,
     workspace: Workspace,
     plan: MergePlan,
     state: str,
     requested_by: str,
     batch_id: str | None,
     extra: dict[str, Any],
-    *,
-    merge_id: str | None = None,
-    moved: dict[str, Any] | None = None,
 ) -> Merge:
-    return repo.add(
-        db,
-        Merge(
-            workspace_id=workspace.id,
-            id=merge_id or new_id(),
-            source_id=plan.source_id,
-            target_id=plan.target_id,
-            reason=plan.reason,
-            state=state,
-            forced=plan.forced,
-            requested_by=requested_by,
-            batch_id=batch_id,
-            plan={**plan_to_json(plan), **extra},
-            moved=moved or {},
-            created_at=now(),
-        ),
+    return Merge(
+        workspace_id=workspace.id,
+        id=new_id(),
+        source_id=plan.source_id,
+        target_id=plan.target_id,
+        reason=plan.reason,
+        state=state,
+        forced=plan.forced,
+        requested_by=requested_by,
+        batch_id=batch_id,
+        plan={**plan_to_json(plan), **extra},
+        moved={},
+        created_at=now(),
     )
 
 
@@ -325,86 +412,6 @@ def plan_to_json(plan: MergePlan) -> dict[str, Any]:
     return body
 
 
-def undo_merge(db: DbSession, workspace: Workspace, merge_id: str) -> Merge:
-    """Bring the source back with its own rows and values; filled-in values changed since are conflicts."""
-    merge = repo.get(db, workspace.id, merge_id, lock=True)
-    if merge is None:
-        raise NotFound(f"Merge Not Found: no merge has id '{merge_id}'", field="id")
-    if merge.state != "applied":
-        raise merge_refused(
-            "merge_undone" if merge.state == "undone" else "merge_held",
-            f"merge {merge.id} is {merge.state}, so there is nothing to undo",
-            "id",
-        )
-    locked = repo.lock_contacts(db, workspace.id, [merge.source_id, merge.target_id])
-    source, target = locked[merge.source_id], locked[merge.target_id]
-    stamp = now()
-    origins = repo.absorbed_by(db, workspace.id, source.id)
-    holders = repo.holders_of(db, workspace.id, origins)
-    restored = repo.restore_rows(db, workspace.id, source.id, origins)
-    repo.recompute_summaries(db, workspace.id, holders | {source.id, target.id})
-    plan = merge.plan
-    taken_back, conflicts = _take_back(source, target, plan)
-    if merge.moved.get("unverified_parts"):
-        repo.mark_unverified_parts(db, workspace.id, source.id, False)
-    repo.remove_identifiers_of_merge(db, workspace.id, merge.id)
-    source.merged_into_id = None
-    source.merged_at = None
-    source.updated_at = stamp
-    target.updated_at = stamp
-    merge.state = "undone"
-    merge.undone_at = stamp
-    merge.undo_report = {"restored": restored, "taken_back": taken_back, "conflicts": conflicts}
-    db.flush()
-    return merge
-
-
-def _take_back(
-    source: Contact, target: Contact, plan: dict[str, Any]
-) -> tuple[list[str], list[dict[str, Any]]]:
-    taken_back: list[str] = []
-    conflicts: list[dict[str, Any]] = []
-    custom = dict(target.custom_attributes)
-    for decision in plan.get("attributes", []):
-        if decision["outcome"] != "adopted":
-            continue
-        name = decision["name"]
-        merged_value, before = decision["source_value"], decision["survivor_value"]
-        if name.startswith("custom_attributes."):
-            key = name.removeprefix("custom_attributes.")
-            current = custom.get(key)
-        else:
-            current = getattr(target, name)
-        if current != merged_value:
-            conflicts.append(
-                {
-                    "name": name,
-                    "merged_value": merged_value,
-                    "current_value": current,
-                    "reason": "changed since the merge: kept as it is",
-                }
-            )
-            continue
-        taken_back.append(name)
-        if name.startswith("custom_attributes."):
-            if before is None:
-                custom.pop(name.removeprefix("custom_attributes."), None)
-            else:
-                custom[name.removeprefix("custom_attributes.")] = before
-        elif name == "email":
-            target.email = target.email_normalized = target.email_domain = None
-            target.email_verified = True
-        elif name == "phone":
-            target.phone = target.phone_e164 = None
-        else:
-            setattr(target, name, before)
-    target.custom_attributes = custom
-    created_before = plan.get("target_before", {}).get("created_at")
-    if created_before is not None and target.created_at == plan.get("created_at"):
-        target.created_at = created_before
-    return taken_back, conflicts
-
-
 def get_merge(db: DbSession, workspace: Workspace, merge_id: str) -> Merge:
     merge = repo.get(db, workspace.id, merge_id)
     if merge is None:
@@ -420,3 +427,6 @@ def list_merges(
 
 def canonical_id(db: DbSession, workspace: Workspace, contact_id: str) -> str | None:
     return repo.canonical_id(db, workspace.id, contact_id)
+
+
+__all__ = ["MergeRequest", "MergeResult", "MergeSkipped", "merge_contacts", "merge_many", "undo_merge"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, literal, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session as DbSession
@@ -110,98 +110,116 @@ def canonical_id(db: DbSession, workspace_id: str, contact_id: str, *, max_hops:
 
 def count_rows(db: DbSession, workspace_id: str, contact_id: str) -> dict[str, int]:
     """How many rows of each kind a contact owns: what a merge would move."""
-    counts = {
-        kind: db.scalar(
-            select(func.count())
-            .select_from(table)
-            .where(table.workspace_id == workspace_id, table.contact_id == contact_id)
-        )
-        or 0
-        for kind, table in MOVABLE.items()
+    return count_rows_of(db, workspace_id, [contact_id])[contact_id]
+
+
+def count_rows_of(db: DbSession, workspace_id: str, contact_ids: list[str]) -> dict[str, dict[str, int]]:
+    """Rows of each kind owned by each contact, one grouped query per kind."""
+    kinds = [*MOVABLE, "conversation_parts", "tags"]
+    counts = {cid: dict.fromkeys(kinds, 0) for cid in contact_ids}
+    if not contact_ids:
+        return counts
+    queries: dict[str, Any] = {
+        kind: select(table.contact_id, func.count())
+        .where(table.workspace_id == workspace_id, table.contact_id.in_(contact_ids))
+        .group_by(table.contact_id)
+        for kind, table in {**MOVABLE, "tags": ContactTag}.items()
     }
-    counts["conversation_parts"] = count_parts(db, workspace_id, contact_id)
-    counts["tags"] = (
-        db.scalar(
-            select(func.count()).where(
-                ContactTag.workspace_id == workspace_id, ContactTag.contact_id == contact_id
-            )
-        )
-        or 0
-    )
+    queries["conversation_parts"] = _parts_by_contact(workspace_id, contact_ids)
+    for kind, query in queries.items():
+        for contact_id, n in db.execute(query):
+            counts[contact_id][kind] = n
     return counts
 
 
 def count_parts(db: DbSession, workspace_id: str, contact_id: str) -> int:
     """Messages in the contact's conversations (they move with their conversation)."""
+    row = db.execute(_parts_by_contact(workspace_id, [contact_id])).first()
+    return int(row[1]) if row else 0
+
+
+def _parts_by_contact(workspace_id: str, contact_ids: list[str]) -> Any:
     return (
-        db.scalar(
-            select(func.count())
-            .select_from(ConversationPart)
-            .join(
-                Conversation,
-                and_(
-                    Conversation.workspace_id == ConversationPart.workspace_id,
-                    Conversation.id == ConversationPart.conversation_id,
-                ),
-            )
-            .where(Conversation.workspace_id == workspace_id, Conversation.contact_id == contact_id)
+        select(Conversation.contact_id, func.count())
+        .select_from(ConversationPart)
+        .join(
+            Conversation,
+            and_(
+                Conversation.workspace_id == ConversationPart.workspace_id,
+                Conversation.id == ConversationPart.conversation_id,
+            ),
         )
-        or 0
+        .where(Conversation.workspace_id == workspace_id, Conversation.contact_id.in_(contact_ids))
+        .group_by(Conversation.contact_id)
     )
 
 
-def move_rows(db: DbSession, workspace_id: str, source_id: str, target_id: str) -> dict[str, int]:
-    """Re-point every conversation, note, session and event of the source to the target; ids are kept."""
+def _new_owner(column: Any, mapping: dict[str, str]) -> Any:
+    """``target`` for each ``source`` in one statement: CASE contact_id WHEN :source THEN :target … END."""
+    if len(mapping) == 1:
+        return next(iter(mapping.values()))
+    return case(mapping, value=column)
+
+
+def move_rows(db: DbSession, workspace_id: str, mapping: dict[str, str]) -> dict[str, int]:
+    """Re-point every conversation, note, session and event of each source to its target; ids are kept."""
     moved: dict[str, int] = {}
     for kind, table in MOVABLE.items():
         result = db.execute(
             update(table)
-            .where(table.workspace_id == workspace_id, table.contact_id == source_id)
-            .values(contact_id=target_id)
+            .where(table.workspace_id == workspace_id, table.contact_id.in_(list(mapping)))
+            .values(contact_id=_new_owner(table.contact_id, mapping))
             .execution_options(synchronize_session=False)
         )
         moved[kind] = int(result.rowcount)  # type: ignore[attr-defined]
     return moved
 
 
-def tag_ids(db: DbSession, workspace_id: str, contact_id: str) -> list[str]:
-    return list(
-        db.scalars(
-            select(ContactTag.tag_id)
-            .where(ContactTag.workspace_id == workspace_id, ContactTag.contact_id == contact_id)
-            .order_by(ContactTag.tag_id)
-        )
+def tag_links(db: DbSession, workspace_id: str, contact_ids: list[str]) -> list[tuple[str, str]]:
+    """(contact_id, tag_id) of every tag link of these contacts."""
+    rows = db.execute(
+        select(ContactTag.contact_id, ContactTag.tag_id)
+        .where(ContactTag.workspace_id == workspace_id, ContactTag.contact_id.in_(contact_ids))
+        .order_by(ContactTag.contact_id, ContactTag.tag_id)
     )
+    return [(contact_id, tag_id) for contact_id, tag_id in rows]
 
 
-def move_tags(db: DbSession, workspace_id: str, from_id: str, to_id: str, ids: Iterable[str]) -> None:
-    """Re-point tag links; a link the receiver already has stays where it is (so no link is ever lost)."""
-    chosen = list(ids)
-    if chosen:
-        db.execute(
-            update(ContactTag)
+def move_tag_links(db: DbSession, workspace_id: str, moves: list[tuple[str, str, str]]) -> None:
+    """Re-point tag links: (from contact, to contact, tag) each."""
+    if moves:
+        links: Any = ContactTag.__table__
+        db.connection().execute(
+            update(links)
             .where(
-                ContactTag.workspace_id == workspace_id,
-                ContactTag.contact_id == from_id,
-                ContactTag.tag_id.in_(chosen),
+                links.c.workspace_id == workspace_id,
+                links.c.contact_id == bindparam("from_id"),
+                links.c.tag_id == bindparam("tag"),
             )
-            .values(contact_id=to_id)
-            .execution_options(synchronize_session=False)
+            .values(contact_id=bindparam("to_id")),
+            [{"from_id": f, "to_id": t, "tag": tag} for f, t, tag in moves],
         )
 
 
-def combine_summaries(db: DbSession, workspace_id: str, source_id: str, target_id: str) -> None:
-    """Fold the source's event summaries into the target's: first = min, last = max, count = sum."""
+def combine_summaries(db: DbSession, workspace_id: str, mapping: dict[str, str]) -> None:
+    """Fold each source's event summaries into its target's: first = min, last = max, count = sum."""
     postgres = db.get_bind().dialect.name == "postgresql"
     insert_ = pg_insert if postgres else sqlite_insert
-    rows = select(
-        EventSummary.workspace_id,
-        literal(target_id),
-        EventSummary.event_name,
-        EventSummary.first,
-        EventSummary.last,
-        EventSummary.count,
-    ).where(EventSummary.workspace_id == workspace_id, EventSummary.contact_id == source_id)
+    target = _new_owner(EventSummary.contact_id, mapping)
+    if len(mapping) == 1:
+        target = literal(target)
+    rows = (
+        select(
+            EventSummary.workspace_id,
+            target.label("target"),
+            EventSummary.event_name,
+            func.min(EventSummary.first),
+            func.max(EventSummary.last),
+            func.sum(EventSummary.count),
+        )
+        .where(EventSummary.workspace_id == workspace_id, EventSummary.contact_id.in_(list(mapping)))
+        .group_by(EventSummary.workspace_id, EventSummary.event_name, *([target] if len(mapping) > 1 else []))
+    )
     stmt = insert_(EventSummary).from_select(
         ["workspace_id", "contact_id", "event_name", "first", "last", "count"], rows
     )
@@ -218,7 +236,7 @@ def combine_summaries(db: DbSession, workspace_id: str, source_id: str, target_i
     )
     db.execute(
         delete(EventSummary)
-        .where(EventSummary.workspace_id == workspace_id, EventSummary.contact_id == source_id)
+        .where(EventSummary.workspace_id == workspace_id, EventSummary.contact_id.in_(list(mapping)))
         .execution_options(synchronize_session=False)
     )
 
@@ -327,16 +345,23 @@ def identifiers_of(db: DbSession, workspace_id: str, contact_id: str) -> list[Co
     )
 
 
-def mark_unverified_parts(db: DbSession, workspace_id: str, author_id: str, flag: bool) -> int:
-    """Flag (or unflag) the messages a contact wrote as coming from an unverified sender."""
+def mark_unverified_parts(db: DbSession, workspace_id: str, author_ids: list[str], flag: bool) -> int:
+    """Flag (or unflag) the messages these contacts wrote as coming from an unverified sender."""
+    if not author_ids:
+        return 0
     result = db.execute(
         update(ConversationPart)
         .where(
             ConversationPart.workspace_id == workspace_id,
-            ConversationPart.author_id == author_id,
+            ConversationPart.author_id.in_(author_ids),
             ConversationPart.author_type != "admin",
         )
         .values(unverified_sender=flag)
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def add_merges(db: DbSession, merges: list[Merge]) -> None:
+    db.add_all(merges)
+    db.flush()
