@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -79,6 +80,7 @@ class Contact(Base):
         Index("ix_contacts_ws_external_id", "workspace_id", "external_id"),
         Index("ix_contacts_ws_created", "workspace_id", "created_at"),
         Index("ix_contacts_ws_last_seen", "workspace_id", "last_seen_at"),
+        Index("ix_contacts_ws_import", "workspace_id", "import_id"),
         Index(
             "uq_contacts_user_external_id",
             "workspace_id",
@@ -121,6 +123,9 @@ class Contact(Base):
     email_verified: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     merged_into_id: Mapped[str | None] = mapped_column(String(32))
     merged_at: Mapped[int | None] = mapped_column(BigInteger)
+    # The CSV import that created this contact, and the last one that wrote to it (undo and duplicates).
+    import_id: Mapped[str | None] = mapped_column(String(32))
+    last_import_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
 
@@ -383,3 +388,65 @@ class MergeMark(Base):
     merge_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
+
+
+class Import(Base):
+    """A CSV import (R3): its options, progress, counts and state. Also the worker's job row for uploads."""
+
+    __tablename__ = "imports"
+    __table_args__ = (Index("ix_imports_state", "state"),)
+
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    mapping: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    # pending (uploaded, waiting for a worker), running, done, failed, undone
+    state: Mapped[str] = mapped_column(String(16))
+    file_format: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_done: Mapped[int] = mapped_column(BigInteger, default=0)
+    rows_done: Mapped[int] = mapped_column(BigInteger, default=0)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    unknown_columns: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    error: Mapped[str | None] = mapped_column(Text)
+    undo_report: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    heartbeat_at: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    finished_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class ImportRow(Base):
+    """What an import did with a row, for every row that did more or less than create a contact."""
+
+    __tablename__ = "import_rows"
+
+    workspace_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    import_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    row_number: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    action: Mapped[str] = mapped_column(String(16))
+    contact_id: Mapped[str | None] = mapped_column(String(32))
+    column: Mapped[str | None] = mapped_column(String(255))
+    reason: Mapped[str | None] = mapped_column(Text)
+    cells: Mapped[list[str] | None] = mapped_column(JSONType)
+    # For an update: the values before it, so undo can put them back.
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+
+
+class ImportFileChunk(Base):
+    """An uploaded CSV, stored in the database so a worker on any machine can read it."""
+
+    __tablename__ = "import_file_chunks"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["workspace_id", "import_id"], ["imports.workspace_id", "imports.id"], ondelete="CASCADE"
+        ),
+    )
+
+    workspace_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    import_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
