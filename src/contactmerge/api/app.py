@@ -18,6 +18,7 @@ from contactmerge.api.routes import (
     merges,
     messenger,
     tags,
+    visitors,
 )
 from contactmerge.settings import Settings
 from contactmerge.storage.db import make_engine, make_sessionmaker
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         data_attributes.router,
         events.router,
         conversations.router,
+        visitors.router,
         pages.router,
     ):
         app.include_router(router)

@@ -166,3 +166,21 @@ def leads_with_email(db: DbSession, workspace_id: str, email_normalized: str) ->
             .order_by(Contact.id)
         )
     )
+
+
+def visitor_with_email(db: DbSession, workspace_id: str, email_normalized: str) -> Contact | None:
+    """The visitor an email names (a claimed one): live visitors first, then the most recently seen."""
+    return db.scalar(
+        select(Contact)
+        .where(
+            Contact.workspace_id == workspace_id,
+            Contact.email_normalized == email_normalized,
+            Contact.role == "visitor",
+        )
+        .order_by(
+            Contact.merged_into_id.is_(None).desc(),
+            func.coalesce(Contact.last_seen_at, 0).desc(),
+            Contact.id,
+        )
+        .limit(1)
+    )
