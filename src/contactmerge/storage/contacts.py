@@ -69,7 +69,7 @@ def with_email(db: DbSession, workspace_id: str, email_normalized: str) -> Conta
     return db.scalar(
         select(Contact)
         .where(Contact.workspace_id == workspace_id, Contact.email_normalized == email_normalized)
-        .order_by((Contact.role == "user").desc(), Contact.last_seen_at.desc(), Contact.id)
+        .order_by((Contact.role == "user").desc(), Contact.last_seen_at.desc().nulls_last(), Contact.id)
         .limit(1)
     )
 
@@ -82,7 +82,11 @@ def page(
     after_id: str | None,
     condition: ColumnElement[bool] | None = None,
 ) -> Page[Contact]:
-    stmt = select(Contact).where(Contact.workspace_id == workspace_id, Contact.merged_into_id.is_(None))
+    stmt = select(Contact).where(
+        Contact.workspace_id == workspace_id,
+        Contact.merged_into_id.is_(None),
+        Contact.role.in_(("user", "lead")),  # visitors are listed by /visitors, as in Intercom
+    )
     if condition is not None:
         stmt = stmt.where(condition)
     return keyset_page(db, stmt, Contact.id, per_page=per_page, after_id=after_id)
