@@ -9,10 +9,15 @@ from dataclasses import asdict
 from rich.console import Console
 from rich.table import Table
 
-from bench import contacts, merges
+from bench import contacts, imports, merges
 from bench.common import Result, backends
 
-BENCHES = {"contacts": contacts.run, "merge-typical": merges.run_typical, "merge-heavy": merges.run_heavy}
+BENCHES = {
+    "contacts": contacts.run,
+    "merge-typical": merges.run_typical,
+    "merge-heavy": merges.run_heavy,
+    "import": imports.run,
+}
 
 
 def main(argv: list[str]) -> int:

@@ -111,7 +111,10 @@ def snapshot(db: DbSession, workspace_id: str) -> dict[str, Any]:
             tuple(r) for r in db.execute(select(*selected).where(table.workspace_id == workspace_id)).all()
         )
 
-    contact_columns = [c.name for c in Contact.__table__.columns if c.name not in ("updated_at",)]
+    # updated_at moves with every write and last_import_id is an import's bookkeeping: neither is data.
+    contact_columns = [
+        c.name for c in Contact.__table__.columns if c.name not in ("updated_at", "last_import_id")
+    ]
     return {
         "contacts": rows(Contact, *contact_columns),
         "conversations": rows(Conversation, "id", "contact_id", "origin_contact_id"),

@@ -14,6 +14,7 @@ from contactmerge.api.routes import (
     conversations,
     data_attributes,
     events,
+    imports,
     marks,
     merges,
     messenger,
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (
         messenger.router,
         marks.router,
+        imports.router,
         merges.router,
         contacts.router,
         tags.router,

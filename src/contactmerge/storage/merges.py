@@ -365,3 +365,14 @@ def mark_unverified_parts(db: DbSession, workspace_id: str, author_ids: list[str
 def add_merges(db: DbSession, merges: list[Merge]) -> None:
     db.add_all(merges)
     db.flush()
+
+
+def applied_in_batch(db: DbSession, workspace_id: str, batch_id: str) -> list[Merge]:
+    """A batch's merges still applied, newest first (the order to undo them in)."""
+    return list(
+        db.scalars(
+            select(Merge)
+            .where(Merge.workspace_id == workspace_id, Merge.batch_id == batch_id, Merge.state == "applied")
+            .order_by(Merge.id.desc())
+        )
+    )

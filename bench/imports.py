@@ -1,0 +1,163 @@
+"""CSV import at scale (issue 5): rows per second and peak memory, against a bare bulk insert.
+
+A users CSV goes into a workspace that already holds contacts, 10% of its rows sharing an email with an
+existing lead (so 10% of rows merge a lead). The baseline loads the same rows into a bare table of the
+same database: ``COPY`` on PostgreSQL, one ``executemany`` INSERT on SQLite.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, insert, text
+
+from bench.common import Result, fresh_database, timed
+from bench.merges import contact_row
+from contactmerge.services import importing, workspaces
+from contactmerge.storage.db import make_sessionmaker, transaction
+from contactmerge.storage.tables import Contact
+
+ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "1000000"))
+EXISTING = int(os.environ.get("BENCH_IMPORT_EXISTING", str(ROWS // 5)))
+
+
+class PeakRss:
+    """Peak resident memory of this process while the block runs (sampled from /proc every 20 ms)."""
+
+    def __enter__(self) -> PeakRss:
+        self.peak = self._rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, self._rss())
+
+    @staticmethod
+    def _rss() -> int:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+
+def write_file(path: Path, rows: int) -> None:
+    """user_id, email, name, plan: every 10th row's email belongs to an existing lead."""
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["user_id", "email", "name", "phone"])
+        for i in range(rows):
+            email = f"lead{i // 10}@example.com" if i % 10 == 0 else f"user{i}@example.org"
+            writer.writerow([f"u{i}", email, f"User {i}", f"+1 512 555 {i % 10000:04d}"])
+
+
+def seed(engine: Engine, workspace_id: str, existing: int, rows: int) -> None:
+    """``existing`` contacts: the leads the file's every 10th row names, then other users."""
+    leads = rows // 10
+    batch: list[dict[str, Any]] = []
+    with engine.begin() as connection:
+        for i in range(existing):
+            if i < leads:
+                row = contact_row(
+                    workspace_id,
+                    "lead",
+                    email=f"lead{i}@example.com",
+                    email_normalized=f"lead{i}@example.com",
+                    email_domain="example.com",
+                )
+            else:
+                row = contact_row(
+                    workspace_id,
+                    "user",
+                    external_id=f"old{i}",
+                    email=f"old{i}@example.net",
+                    email_normalized=f"old{i}@example.net",
+                    email_domain="example.net",
+                )
+            batch.append(row)
+            if len(batch) == 10_000:
+                connection.execute(insert(Contact), batch)
+                batch = []
+        if batch:
+            connection.execute(insert(Contact), batch)
+
+
+def bare_load(engine: Engine, path: Path) -> None:
+    """The physical floor: the same rows into a bare table, no validation, no matching."""
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE bare_rows (user_id TEXT, email TEXT, name TEXT, phone TEXT)"))
+    raw = engine.raw_connection()
+    try:
+        if engine.dialect.name == "postgresql":
+            with (
+                raw.cursor() as cursor,
+                path.open() as handle,
+                cursor.copy("COPY bare_rows FROM STDIN WITH (FORMAT csv, HEADER true)") as copy,
+            ):
+                while data := handle.read(1 << 20):
+                    copy.write(data)
+        else:
+            cursor = raw.cursor()
+            with path.open(newline="") as handle:
+                reader = csv.reader(handle)
+                next(reader)
+                cursor.execute("BEGIN")
+                cursor.executemany("INSERT INTO bare_rows VALUES (?, ?, ?, ?)", reader)
+                cursor.execute("COMMIT")
+        raw.commit()
+    finally:
+        raw.close()
+
+
+def run(backend: str) -> Result:
+    figures: dict[str, float] = {}
+    sizes = sorted({max(1000, ROWS // 4), ROWS})
+    with tempfile.TemporaryDirectory() as folder:
+        for rows in sizes:
+            path = Path(folder) / f"users-{rows}.csv"
+            write_file(path, rows)
+            with fresh_database(backend) as engine:
+                sessions = make_sessionmaker(engine)
+                with transaction(sessions) as db:
+                    workspace = workspaces.create_workspace(db, "bench").workspace
+                    job = importing.create_import(
+                        db,
+                        workspace,
+                        filename=path.name,
+                        role="user",
+                        mapping={},
+                        dry_run=False,
+                        size_bytes=path.stat().st_size,
+                    )
+                    workspace_id, import_id = workspace.id, job.id
+                seed(engine, workspace_id, max(EXISTING * rows // ROWS, rows // 10), rows)
+                floor = timed(lambda e=engine, p=path: bare_load(e, p))  # type: ignore[misc]
+                with PeakRss() as memory:
+                    start = time.perf_counter()
+                    done = importing.run_import(
+                        sessions, workspace_id, import_id, lambda p=path: p.open("rb")
+                    )
+                    seconds = time.perf_counter() - start
+                figures[f"rows_{rows}_per_s"] = rows / seconds
+                figures[f"rows_{rows}_ratio_to_bare_load"] = floor / seconds
+                figures[f"rows_{rows}_peak_rss_mb"] = memory.peak / 1e6
+                figures[f"rows_{rows}_merged"] = float(done.counts.get("merged", 0))
+    return Result(
+        "csv import",
+        backend,
+        figures,
+        f"{ROWS:,} user rows, 10% merging a lead, into {EXISTING:,} contacts; ratio = bare load time / "
+        "import time (goal >= 0.5); peak RSS should not grow with the file",
+    )

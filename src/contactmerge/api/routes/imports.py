@@ -1,0 +1,124 @@
+"""CSV imports over HTTP: upload (run by the worker), status, errors.csv, undo."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from contactmerge.api.deps import ApiContext, api_context
+from contactmerge.errors import BadRequest
+from contactmerge.services import importing
+from contactmerge.storage.tables import Import
+
+router = APIRouter(tags=["imports"])
+UPLOAD_CHUNK = 1 << 20
+
+
+def shape(job: Import) -> dict[str, Any]:
+    return {
+        "type": "import",
+        "id": job.id,
+        "filename": job.filename,
+        "role": job.role,
+        "dry_run": job.dry_run,
+        "state": job.state,
+        "mapping": job.mapping,
+        "format": job.file_format,
+        "progress": {
+            "rows": job.rows_done,
+            "bytes": job.bytes_done,
+            "total_bytes": job.size_bytes,
+            "percent": round(100 * job.bytes_done / job.size_bytes, 1) if job.size_bytes else 100.0,
+        },
+        "counts": job.counts,
+        "unknown_columns": job.unknown_columns,
+        "error": job.error,
+        "undo_report": job.undo_report,
+        "created_at": job.created_at,
+        "finished_at": job.finished_at,
+    }
+
+
+@router.post("/imports", status_code=202)
+async def upload(
+    request: Request,
+    file: UploadFile = File(..., description="The CSV file."),
+    role: str = Form(..., description="user or lead"),
+    map: str | None = Form(
+        default=None, description='JSON object {"column": "field"} overriding the auto-mapping'
+    ),
+    dry_run: bool = Form(default=False),
+    ctx: ApiContext = Depends(api_context),
+) -> JSONResponse:
+    mapping: dict[str, str] = {}
+    if map:
+        try:
+            mapping = json.loads(map)
+        except ValueError as error:
+            raise BadRequest("map must be a JSON object of column → field", field="map") from error
+        if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+            raise BadRequest("map must be a JSON object of column → field", field="map")
+    job = importing.create_import(
+        ctx.db,
+        ctx.workspace,
+        filename=file.filename or "upload.csv",
+        role=role,
+        mapping=mapping,
+        dry_run=dry_run,
+        size_bytes=0,
+        state="uploading",
+    )
+    size = 0
+    position = 0
+    while chunk := await file.read(UPLOAD_CHUNK):
+        importing.store_chunk(ctx.db, job, position, chunk)
+        position += 1
+        size += len(chunk)
+    if size == 0:
+        raise BadRequest("the uploaded file is empty", field="file")
+    job.size_bytes, job.state = size, "pending"
+    ctx.commit()
+    worker = getattr(request.app.state, "worker", None)
+    if worker is not None:
+        worker.wake()
+    return JSONResponse(shape(job), status_code=202)
+
+
+@router.get("/imports/{import_id}")
+def get_import(import_id: str, ctx: ApiContext = Depends(api_context)) -> dict[str, Any]:
+    return shape(importing.get_import(ctx.db, ctx.workspace, import_id))
+
+
+@router.get("/imports/{import_id}/errors.csv")
+def errors_csv(import_id: str, ctx: ApiContext = Depends(api_context)) -> StreamingResponse:
+    rows = importing.problem_rows(ctx.db, ctx.workspace, import_id)
+
+    def lines() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["row", "problem", "column", "reason", "cells"])
+        for row in rows:
+            writer.writerow(
+                [row.row_number, row.action, row.column or "", row.reason or "", *(row.cells or [])]
+            )
+            if buffer.tell() > 64_000:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    headers = {"Content-Disposition": f'attachment; filename="import-{import_id}-errors.csv"'}
+    return StreamingResponse(lines(), media_type="text/csv; charset=utf-8", headers=headers)
+
+
+@router.post("/imports/{import_id}/undo")
+def undo(import_id: str, ctx: ApiContext = Depends(api_context)) -> dict[str, Any]:
+    job = importing.undo_import(ctx.db, ctx.workspace, import_id)
+    ctx.commit()
+    return shape(job)

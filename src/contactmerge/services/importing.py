@@ -1,0 +1,359 @@
+"""CSV import (R3): start, run in chunks (resumable), dry-run, report, undo as one batch.
+
+Each chunk of rows commits in its own transaction together with the import's progress, so an
+interrupted import resumes where it stopped and no row is ever half-written. A dry run does the same
+work in one transaction and rolls it back, so its report is exactly what a real run would do.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO
+
+from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import sessionmaker
+
+from contactmerge.domain.ids import new_id, now
+from contactmerge.domain.importing import auto_map
+from contactmerge.errors import BadRequest, Conflict, NotFound
+from contactmerge.services import data_attributes, merging
+from contactmerge.services.csv_source import CsvFormat, read_rows_with_offsets, sniff
+from contactmerge.services.import_chunk import SAMPLE_LIMIT, ChunkContext, ChunkOutcome, process_chunk
+from contactmerge.storage import imports as repo
+from contactmerge.storage import merges as merges_repo
+from contactmerge.storage.db import transaction
+from contactmerge.storage.tables import Contact, Import, ImportFileChunk, Workspace
+
+Progress = Callable[[Import], None]
+ROLES = ("user", "lead")
+CHUNK_ROWS = 2000
+
+
+def parse_mapping(pairs: list[str]) -> dict[str, str]:
+    """``column=field`` options (``--map``) into a dict; 400 naming ``map`` for a malformed one."""
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        column, sep, target = pair.partition("=")
+        if not sep or not column.strip() or not target.strip():
+            raise BadRequest(f"'{pair}' is not column=field", field="map")
+        mapping[column.strip()] = target.strip()
+    return mapping
+
+
+def create_import(
+    db: DbSession,
+    workspace: Workspace,
+    *,
+    filename: str,
+    role: str,
+    mapping: dict[str, str],
+    dry_run: bool,
+    size_bytes: int,
+    state: str = "running",
+) -> Import:
+    if role not in ROLES:
+        raise BadRequest("role must be 'user' or 'lead'", field="role")
+    return repo.add(
+        db,
+        Import(
+            workspace_id=workspace.id,
+            id=new_id(),
+            filename=filename[:255],
+            role=role,
+            mapping=mapping,
+            dry_run=dry_run,
+            state=state,
+            size_bytes=size_bytes,
+            bytes_done=0,
+            rows_done=0,
+            counts={},
+            unknown_columns=[],
+            heartbeat_at=time.time(),
+            created_at=now(),
+        ),
+    )
+
+
+def get_import(db: DbSession, workspace: Workspace, import_id: str) -> Import:
+    found = repo.get(db, workspace.id, import_id)
+    if found is None:
+        raise NotFound(f"Import Not Found: no import has id '{import_id}'", field="id")
+    return found
+
+
+def run_import(
+    sessions: sessionmaker[DbSession],
+    workspace_id: str,
+    import_id: str,
+    open_bytes: Callable[[], BinaryIO],
+    *,
+    region: str = "US",
+    progress: Progress | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> Import:
+    """Run (or resume) an import to the end; the Import row says what happened."""
+    try:
+        fmt = sniff(open_bytes)
+        with transaction(sessions) as db:
+            job, ctx = _start(db, workspace_id, import_id, fmt, region)
+        if job.dry_run:
+            return _dry_run(sessions, workspace_id, import_id, open_bytes, fmt, chunk_rows, progress)
+        for rows, consumed in _chunks(open_bytes, fmt, job.rows_done, chunk_rows):
+            with transaction(sessions) as db:
+                job, ctx = _context(db, workspace_id, import_id, fmt, region)
+                outcome = process_chunk(db, ctx, rows)
+                _record(db, job, outcome, rows, consumed, store_all=True)
+            if progress:
+                progress(job)
+        with transaction(sessions) as db:
+            job = _locked(db, workspace_id, import_id)
+            job.state, job.finished_at = "done", now()
+        return job
+    except BadRequest as error:
+        _fail(
+            sessions,
+            workspace_id,
+            import_id,
+            f"{error.field}: {error.message}" if error.field else error.message,
+        )
+        raise
+    except Exception as error:
+        _fail(sessions, workspace_id, import_id, f"{type(error).__name__}: {error}")
+        raise
+
+
+def _start(
+    db: DbSession, workspace_id: str, import_id: str, fmt: CsvFormat, region: str
+) -> tuple[Import, ChunkContext]:
+    job, ctx = _context(db, workspace_id, import_id, fmt, region)
+    if job.state not in ("pending", "running", "failed"):
+        raise BadRequest(
+            f"import {job.id} is {job.state}; only a pending, running or failed one can run", field="id"
+        )
+    job.state, job.error, job.heartbeat_at = "running", None, time.time()
+    job.file_format = {"encoding": fmt.encoding, "delimiter": fmt.delimiter, "header": list(fmt.header)}
+    job.unknown_columns = list(ctx.column_map.unknown)
+    return job, ctx
+
+
+def _context(
+    db: DbSession, workspace_id: str, import_id: str, fmt: CsvFormat, region: str
+) -> tuple[Import, ChunkContext]:
+    job = _locked(db, workspace_id, import_id)
+    workspace = db.get_one(Workspace, workspace_id)
+    custom_types = data_attributes.field_types(db, workspace)
+    try:
+        column_map = auto_map(fmt.header, custom_types, job.mapping)
+    except ValueError as error:
+        raise BadRequest(str(error), field="map") from error
+    return job, ChunkContext(workspace, job, column_map, tuple(fmt.header), custom_types, region)
+
+
+def _locked(db: DbSession, workspace_id: str, import_id: str) -> Import:
+    job = repo.get(db, workspace_id, import_id, lock=True)
+    if job is None:
+        raise NotFound(f"Import Not Found: no import has id '{import_id}'", field="id")
+    return job
+
+
+def _chunks(
+    open_bytes: Callable[[], BinaryIO], fmt: CsvFormat, start_row: int, size: int
+) -> Iterator[tuple[list[tuple[int, list[str]]], int]]:
+    batch: list[tuple[int, list[str]]] = []
+    consumed = 0
+    for row_number, cells, consumed in read_rows_with_offsets(open_bytes, fmt, start_row=start_row):
+        batch.append((row_number, cells))
+        if len(batch) >= size:
+            yield batch, consumed
+            batch = []
+    if batch:
+        yield batch, consumed
+
+
+def _record(
+    db: DbSession,
+    job: Import,
+    outcome: ChunkOutcome,
+    rows: list[tuple[int, list[str]]],
+    consumed: int,
+    *,
+    store_all: bool,
+) -> None:
+    counts = Counter(job.counts)
+    counts.update(outcome.counts)
+    job.counts = dict(counts)
+    job.rows_done = rows[-1][0] if rows else job.rows_done
+    job.bytes_done = max(job.bytes_done, consumed)
+    job.heartbeat_at = time.time()
+    if store_all:
+        repo.add_rows(
+            db,
+            [
+                {
+                    "workspace_id": job.workspace_id,
+                    "import_id": job.id,
+                    "contact_id": None,
+                    "before": None,
+                    **r,
+                }
+                for r in outcome.rows
+            ],
+        )
+
+
+def _dry_run(
+    sessions: sessionmaker[DbSession],
+    workspace_id: str,
+    import_id: str,
+    open_bytes: Callable[[], BinaryIO],
+    fmt: CsvFormat,
+    chunk_rows: int,
+    progress: Progress | None,
+) -> Import:
+    counts: Counter[str] = Counter()
+    samples: list[dict[str, Any]] = []
+    with sessions() as db, db.begin() as tx:
+        job, ctx = _context(db, workspace_id, import_id, fmt, "US")
+        for rows, consumed in _chunks(open_bytes, fmt, 0, chunk_rows):
+            outcome = process_chunk(db, ctx, rows)
+            counts.update(outcome.counts)
+            samples.extend(r for r in outcome.rows if r["action"] not in ("updated", "folded"))
+            del samples[SAMPLE_LIMIT:]
+            job.rows_done, job.bytes_done = rows[-1][0], consumed
+            if progress:
+                progress(job)
+        tx.rollback()
+    with transaction(sessions) as db:
+        job = _locked(db, workspace_id, import_id)
+        job.counts, job.state, job.finished_at = dict(counts), "done", now()
+        job.bytes_done = job.size_bytes
+        repo.add_rows(
+            db,
+            [
+                {
+                    "workspace_id": workspace_id,
+                    "import_id": import_id,
+                    "contact_id": None,
+                    "before": None,
+                    **r,
+                }
+                for r in samples
+            ],
+        )
+    return job
+
+
+def _fail(sessions: sessionmaker[DbSession], workspace_id: str, import_id: str, message: str) -> None:
+    with transaction(sessions) as db:
+        job = repo.get(db, workspace_id, import_id, lock=True)
+        if job is not None and job.state in ("running", "pending"):
+            job.state, job.error = "failed", message[:2000]
+
+
+def problem_rows(db: DbSession, workspace: Workspace, import_id: str) -> Iterator[Any]:
+    get_import(db, workspace, import_id)
+    return repo.rows_with_actions(
+        db, workspace.id, import_id, ("invalid", "duplicate", "conflict", "no_identifier")
+    )
+
+
+def undo_import(db: DbSession, workspace: Workspace, import_id: str) -> Import:
+    """Take a whole import back: its merges undone, its updates reverted and the contacts it created
+    removed, except what someone changed since (reported as conflicts)."""
+    job = _locked(db, workspace.id, import_id)
+    if job.state != "done" or job.dry_run:
+        what = "a dry run" if job.dry_run else job.state
+        raise Conflict(
+            f"import {job.id} is {what}; only a finished real import can be undone",
+            field="id",
+            code="import_not_undoable",
+        )
+    finished = job.finished_at or now()
+    candidates = [c.id for c in repo.created_contacts(db, workspace.id, job.id) if c.updated_at <= finished]
+    conflicts: list[dict[str, Any]] = []
+    undone = 0
+    for merge in merges_repo.applied_in_batch(db, workspace.id, job.id):
+        report = merging.undo_merge(db, workspace, merge.id).undo_report or {}
+        conflicts.extend({"merge_id": merge.id, **c} for c in report.get("conflicts", []))
+        undone += 1
+    reverted = 0
+    for row in list(repo.rows_with_actions(db, workspace.id, job.id, ("updated", "folded"))):
+        before = dict(row.before or {})
+        stamp = before.pop("_stamp", None)
+        contact = db.get(Contact, (workspace.id, row.contact_id)) if row.contact_id else None
+        if contact is None or contact.updated_at != stamp:
+            conflicts.append(
+                {
+                    "row_number": row.row_number,
+                    "contact_id": row.contact_id,
+                    "reason": "changed since the import: kept as it is",
+                }
+            )
+            continue
+        for name, value in before.items():
+            setattr(contact, name, value)
+        contact.last_import_id = None
+        reverted += 1
+    owned = merges_repo.count_rows_of(db, workspace.id, candidates)
+    removable = [
+        c
+        for c in candidates
+        if not any(owned[c][k] for k in ("conversations", "notes", "sessions", "events"))
+    ]
+    kept = sorted(set(candidates) - set(removable))
+    conflicts.extend(
+        {"contact_id": c, "reason": "has conversations, notes or events now: kept"} for c in kept
+    )
+    repo.delete_contacts(db, workspace.id, removable)
+    job.state = "undone"
+    job.undo_report = {
+        "merges_undone": undone,
+        "updates_reverted": reverted,
+        "contacts_removed": len(removable),
+        "conflicts": conflicts[:SAMPLE_LIMIT],
+    }
+    db.flush()
+    return job
+
+
+def store_chunk(db: DbSession, job: Import, position: int, data: bytes) -> None:
+    """Part of an uploaded file, kept in the database so a worker on any machine can read it."""
+    repo.add_chunk(
+        db, ImportFileChunk(workspace_id=job.workspace_id, import_id=job.id, position=position, data=data)
+    )
+
+
+class StoredFile(io.RawIOBase):
+    """An uploaded file read back chunk by chunk (one short transaction per chunk): constant memory."""
+
+    def __init__(self, sessions: sessionmaker[DbSession], workspace_id: str, import_id: str) -> None:
+        self._sessions, self._workspace_id, self._import_id = sessions, workspace_id, import_id
+        self._position, self._buffer = 0, b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        while not self._buffer:
+            with self._sessions() as db:
+                chunk = repo.chunk_at(db, self._workspace_id, self._import_id, self._position)
+            if chunk is None:
+                return 0
+            self._position += 1
+            self._buffer = chunk
+        n = min(len(target), len(self._buffer))
+        target[:n] = self._buffer[:n]
+        self._buffer = self._buffer[n:]
+        return n
+
+
+def run_stored(sessions: sessionmaker[DbSession], job: Import, *, region: str) -> Import:
+    """Run an uploaded import (the worker's job)."""
+
+    def open_bytes() -> BinaryIO:
+        return io.BufferedReader(StoredFile(sessions, job.workspace_id, job.id))
+
+    return run_import(sessions, job.workspace_id, job.id, open_bytes, region=region)

@@ -1,0 +1,184 @@
+"""CSV imports: their rows, uploaded files, and the set-based lookups and writes an import does per chunk."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session as DbSession
+
+from contactmerge.storage.tables import Contact, ContactTag, Import, ImportFileChunk, ImportRow, Tag
+
+
+def add(db: DbSession, item: Import) -> Import:
+    db.add(item)
+    db.flush()
+    return item
+
+
+def get(db: DbSession, workspace_id: str, import_id: str, *, lock: bool = False) -> Import | None:
+    if lock:
+        return db.get(Import, (workspace_id, import_id), with_for_update=True, populate_existing=True)
+    return db.get(Import, (workspace_id, import_id))
+
+
+def claim_pending(db: DbSession, stale_before: float) -> Import | None:
+    """An uploaded import no worker is running (or whose worker stopped sending heartbeats)."""
+    stmt = (
+        select(Import)
+        .where(
+            (Import.state == "pending") | ((Import.state == "running") & (Import.heartbeat_at < stale_before))
+        )
+        .order_by(Import.created_at)
+        .limit(1)
+    )
+    if db.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    return db.scalar(stmt.execution_options(populate_existing=True))
+
+
+def users_by_external_id(db: DbSession, workspace_id: str, external_ids: Iterable[str]) -> dict[str, Contact]:
+    ids = sorted(set(external_ids))
+    if not ids:
+        return {}
+    rows = db.scalars(
+        select(Contact).where(
+            Contact.workspace_id == workspace_id,
+            Contact.external_id.in_(ids),
+            Contact.role == "user",
+            Contact.merged_into_id.is_(None),
+        )
+    )
+    return {c.external_id: c for c in rows if c.external_id}
+
+
+def live_by_email(db: DbSession, workspace_id: str, emails: Iterable[str]) -> dict[str, list[Contact]]:
+    """Live users and leads by normalized email."""
+    wanted = sorted(set(emails))
+    found: dict[str, list[Contact]] = {}
+    if not wanted:
+        return found
+    rows = db.scalars(
+        select(Contact)
+        .where(
+            Contact.workspace_id == workspace_id,
+            Contact.email_normalized.in_(wanted),
+            Contact.role.in_(("user", "lead")),
+            Contact.merged_into_id.is_(None),
+        )
+        .order_by(Contact.id)
+    )
+    for contact in rows:
+        found.setdefault(contact.email_normalized or "", []).append(contact)
+    return found
+
+
+def insert_contacts(db: DbSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        db.execute(insert(Contact), rows)
+
+
+def tags_by_name(db: DbSession, workspace_id: str, names: Iterable[str]) -> dict[str, str]:
+    wanted = sorted(set(names))
+    if not wanted:
+        return {}
+    rows = db.execute(select(Tag.name, Tag.id).where(Tag.workspace_id == workspace_id, Tag.name.in_(wanted)))
+    return {name: tag_id for name, tag_id in rows}
+
+
+def insert_tags(db: DbSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        db.execute(insert(Tag), rows)
+
+
+def existing_links(db: DbSession, workspace_id: str, contact_ids: Iterable[str]) -> set[tuple[str, str]]:
+    ids = sorted(set(contact_ids))
+    if not ids:
+        return set()
+    rows = db.execute(
+        select(ContactTag.contact_id, ContactTag.tag_id).where(
+            ContactTag.workspace_id == workspace_id, ContactTag.contact_id.in_(ids)
+        )
+    )
+    return {(contact_id, tag_id) for contact_id, tag_id in rows}
+
+
+def insert_links(db: DbSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        db.execute(insert(ContactTag), rows)
+
+
+def add_rows(db: DbSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        db.execute(insert(ImportRow), rows)
+
+
+def rows_with_actions(
+    db: DbSession, workspace_id: str, import_id: str, actions: Iterable[str]
+) -> Iterator[ImportRow]:
+    """Stream the import's rows with these actions, in file order."""
+    stmt = (
+        select(ImportRow)
+        .where(
+            ImportRow.workspace_id == workspace_id,
+            ImportRow.import_id == import_id,
+            ImportRow.action.in_(list(actions)),
+        )
+        .order_by(ImportRow.row_number)
+        .execution_options(yield_per=1000)
+    )
+    yield from db.scalars(stmt)
+
+
+def created_contacts(db: DbSession, workspace_id: str, import_id: str) -> list[Contact]:
+    return list(
+        db.scalars(
+            select(Contact).where(Contact.workspace_id == workspace_id, Contact.import_id == import_id)
+        )
+    )
+
+
+def delete_contacts(db: DbSession, workspace_id: str, ids: list[str]) -> None:
+    for start in range(0, len(ids), 1000):
+        db.execute(
+            delete(Contact)
+            .where(Contact.workspace_id == workspace_id, Contact.id.in_(ids[start : start + 1000]))
+            .execution_options(synchronize_session=False)
+        )
+
+
+def add_chunk(db: DbSession, chunk: ImportFileChunk) -> None:
+    db.add(chunk)
+    db.flush()
+
+
+def chunk_at(db: DbSession, workspace_id: str, import_id: str, position: int) -> bytes | None:
+    data = db.scalar(
+        select(ImportFileChunk.data).where(
+            ImportFileChunk.workspace_id == workspace_id,
+            ImportFileChunk.import_id == import_id,
+            ImportFileChunk.position == position,
+        )
+    )
+    return None if data is None else bytes(data)
+
+
+def file_size(db: DbSession, workspace_id: str, import_id: str) -> int:
+    return int(
+        db.scalar(
+            select(func.coalesce(func.sum(func.length(ImportFileChunk.data)), 0)).where(
+                ImportFileChunk.workspace_id == workspace_id, ImportFileChunk.import_id == import_id
+            )
+        )
+        or 0
+    )
+
+
+def touch(db: DbSession, workspace_id: str, import_id: str, heartbeat: float) -> None:
+    db.execute(
+        update(Import)
+        .where(Import.workspace_id == workspace_id, Import.id == import_id)
+        .values(heartbeat_at=heartbeat)
+        .execution_options(synchronize_session=False)
+    )

@@ -1,0 +1,229 @@
+"""CSV import (R3) end to end through the service and the CLI, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from contactmerge.errors import ContactMergeError
+from contactmerge.services import contacts, conversations, data_attributes, events, importing, workspaces
+from contactmerge.storage.db import make_sessionmaker, transaction
+from contactmerge.storage.tables import Contact, Conversation, Event, Import, Merge, Workspace
+from tests.conftest import Database
+from tests.test_merge_properties import snapshot
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[Any]], encoding: str = "utf-8") -> Path:
+    with path.open("w", newline="", encoding=encoding) as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def new_workspace(database: Database) -> str:
+    with transaction(make_sessionmaker(database.engine)) as db:
+        workspace = workspaces.create_workspace(db, "import").workspace
+        data_attributes.create_attribute(db, workspace, name="plan", data_type="string")
+        data_attributes.create_attribute(db, workspace, name="seats", data_type="integer")
+        return workspace.id
+
+
+def run(
+    database: Database,
+    workspace_id: str,
+    path: Path,
+    role: str = "user",
+    *,
+    dry_run: bool = False,
+    mapping: dict[str, str] | None = None,
+) -> Import:
+    sessions = make_sessionmaker(database.engine)
+    with transaction(sessions) as db:
+        job = importing.create_import(
+            db,
+            db.get_one(Workspace, workspace_id),
+            filename=path.name,
+            role=role,
+            mapping=mapping or {},
+            dry_run=dry_run,
+            size_bytes=path.stat().st_size,
+        )
+    return importing.run_import(sessions, workspace_id, job.id, lambda: path.open("rb"), chunk_rows=250)
+
+
+def count(database: Database, workspace_id: str, *conditions: Any) -> int:
+    with make_sessionmaker(database.engine)() as db:
+        return int(
+            db.scalar(
+                select(func.count())
+                .select_from(Contact)
+                .where(Contact.workspace_id == workspace_id, Contact.merged_into_id.is_(None), *conditions)
+            )
+            or 0
+        )
+
+
+def test_the_story_500_leads_then_1000_users_of_which_300_were_leads(
+    database: Database, tmp_path: Path
+) -> None:
+    """Issue 5's story: afterwards 1,000 users, 200 leads, every lead's history on its user."""
+    workspace_id = new_workspace(database)
+    sessions = make_sessionmaker(database.engine)
+    with transaction(sessions) as db:
+        workspace = db.get_one(Workspace, workspace_id)
+        for i in range(500):
+            lead = contacts.create_contact(
+                db, workspace, {"role": "lead", "email": f"person{i}@example.com"}, region="US"
+            )
+            conversations.start_conversation(db, workspace, lead, f"question {i}")
+            events.record_event(
+                db, workspace, lead, event_name="viewed", created_at=1_700_000_000 + i, metadata={}
+            )
+    rows = [
+        [f"u{i}", f"Person{i}@Example.com" if i < 300 else f"new{i}@example.com", f"Person {i}", "pro"]
+        for i in range(1000)
+    ]
+    job = run(
+        database, workspace_id, write_csv(tmp_path / "users.csv", ["user_id", "email", "name", "plan"], rows)
+    )
+    assert job.state == "done", job.error
+    assert job.counts["created"] == 1000 and job.counts["merged"] == 300
+    assert count(database, workspace_id, Contact.role == "user") == 1000
+    assert count(database, workspace_id, Contact.role == "lead") == 200
+    with sessions() as db:
+        owners = db.execute(
+            select(Contact.role, func.count())
+            .select_from(Conversation)
+            .join(
+                Contact,
+                (Contact.workspace_id == Conversation.workspace_id) & (Contact.id == Conversation.contact_id),
+            )
+            .where(Conversation.workspace_id == workspace_id)
+            .group_by(Contact.role)
+        ).all()
+        assert dict(owners) == {"user": 300, "lead": 200}
+        assert (
+            db.scalar(select(func.count()).select_from(Event).where(Event.workspace_id == workspace_id))
+            == 500
+        )
+        merges = db.scalar(
+            select(func.count())
+            .select_from(Merge)
+            .where(Merge.workspace_id == workspace_id, Merge.reason == "csv_import", Merge.batch_id == job.id)
+        )
+        assert merges == 300
+
+
+def test_dry_run_reports_the_same_and_writes_nothing(database: Database, tmp_path: Path) -> None:
+    workspace_id = new_workspace(database)
+    with transaction(make_sessionmaker(database.engine)) as db:
+        contacts.create_contact(
+            db, db.get_one(Workspace, workspace_id), {"role": "lead", "email": "a@example.com"}, region="US"
+        )
+    path = write_csv(
+        tmp_path / "u.csv",
+        ["email", "name"],
+        [["a@example.com", "A"], ["b@example.com", "B"], ["bad-email", "C"]],
+    )
+    with make_sessionmaker(database.engine)() as db:
+        before = snapshot(db, workspace_id)
+    dry = run(database, workspace_id, path, dry_run=True)
+    with make_sessionmaker(database.engine)() as db:
+        assert snapshot(db, workspace_id) == before
+    real = run(database, workspace_id, path)
+    assert dry.counts == real.counts == {"created": 2, "merged": 1, "invalid": 1}
+
+
+def test_importing_the_same_file_twice_changes_nothing_the_second_time(
+    database: Database, tmp_path: Path
+) -> None:
+    workspace_id = new_workspace(database)
+    path = write_csv(
+        tmp_path / "u.csv",
+        ["user_id", "email", "plan", "seats"],
+        [["u1", "a@example.com", "pro", "3"], ["u2", "b@example.com", "free", ""]],
+    )
+    first = run(database, workspace_id, path)
+    with make_sessionmaker(database.engine)() as db:
+        before = snapshot(db, workspace_id)
+    second = run(database, workspace_id, path)
+    with make_sessionmaker(database.engine)() as db:
+        assert snapshot(db, workspace_id) == before
+    assert first.counts == {"created": 2}
+    assert second.counts == {"unchanged": 2}
+
+
+def test_rows_are_reported_not_half_written(database: Database, tmp_path: Path) -> None:
+    workspace_id = new_workspace(database)
+    with transaction(make_sessionmaker(database.engine)) as db:
+        workspace = db.get_one(Workspace, workspace_id)
+        contacts.create_contact(
+            db, workspace, {"role": "user", "external_id": "x1", "email": "one@example.com"}, region="US"
+        )
+        contacts.create_contact(
+            db, workspace, {"role": "user", "external_id": "x2", "email": "two@example.com"}, region="US"
+        )
+    rows = [
+        ["x1", "two@example.com", "5"],  # names two different users
+        ["", "", "1"],  # no identifier
+        ["n1", "not-an-email", "1"],  # bad email
+        ["n2", "n2@example.com", "many"],  # seats is an integer
+        ["n3", "n3@example.com", "2"],
+        ["n3", "n3@example.com", "2"],  # duplicate of the row above
+    ]
+    job = run(database, workspace_id, write_csv(tmp_path / "u.csv", ["user_id", "email", "seats"], rows))
+    assert job.counts == {"conflict": 1, "no_identifier": 1, "invalid": 2, "created": 1, "duplicate": 1}
+    with make_sessionmaker(database.engine)() as db:
+        problems = [
+            (r.row_number, r.action, r.column)
+            for r in importing.problem_rows(db, db.get_one(Workspace, workspace_id), job.id)
+        ]
+    assert problems == [
+        (1, "conflict", None),
+        (2, "no_identifier", None),
+        (3, "invalid", "email"),
+        (4, "invalid", "seats"),
+        (6, "duplicate", None),
+    ]
+    assert count(database, workspace_id) == 3
+
+
+def test_undo_takes_the_whole_import_back(database: Database, tmp_path: Path) -> None:
+    workspace_id = new_workspace(database)
+    sessions = make_sessionmaker(database.engine)
+    with transaction(sessions) as db:
+        workspace = db.get_one(Workspace, workspace_id)
+        contacts.create_contact(
+            db, workspace, {"role": "lead", "email": "a@example.com", "name": "Lead A"}, region="US"
+        )
+        contacts.create_contact(
+            db, workspace, {"role": "user", "external_id": "old", "email": "o@example.com"}, region="US"
+        )
+    with sessions() as db:
+        before = snapshot(db, workspace_id)
+    path = write_csv(
+        tmp_path / "u.csv",
+        ["user_id", "email", "name"],
+        [["new", "a@example.com", "New"], ["old", "o@example.com", "Renamed"]],
+    )
+    job = run(database, workspace_id, path)
+    assert job.counts == {"created": 1, "updated": 1, "merged": 1}
+    with transaction(sessions) as db:
+        undone = importing.undo_import(db, db.get_one(Workspace, workspace_id), job.id)
+        assert undone.undo_report == {
+            "merges_undone": 1,
+            "updates_reverted": 1,
+            "contacts_removed": 1,
+            "conflicts": [],
+        }
+    with sessions() as db:
+        after = snapshot(db, workspace_id)
+    assert after == before
+    with pytest.raises(ContactMergeError) as again, transaction(sessions) as db:
+        importing.undo_import(db, db.get_one(Workspace, workspace_id), job.id)
+    assert again.value.code == "import_not_undoable"
