@@ -181,7 +181,7 @@ def merge_many(
     ids = {r.source_id for r in requests} | {r.target_id for r in requests}
     locked = repo.lock_contacts(db, workspace.id, ids)
     policy = policy_for(workspace, force=force, skip_duplicate_validation=skip_duplicate_validation)
-    recent: dict[str, int] = {}
+    recent = repo.merges_into_since_of(db, workspace.id, {r.target_id for r in requests}, now() - DAY)
     results: list[MergeResult | MergeSkipped] = []
     wave: list[Accepted] = []
     for request in requests:
@@ -200,8 +200,6 @@ def merge_many(
         if any(a.target is source or a.source is target for a in wave):
             apply_wave(db, workspace, wave)
             wave = []
-        if target.id not in recent:
-            recent[target.id] = repo.merges_into_since(db, workspace.id, target.id, now() - DAY)
         plan = plan_merge(
             facts(source),
             facts(target),
@@ -259,7 +257,7 @@ def _plan(
     reason: Reason,
     evidence: dict[str, Any] | None,
 ) -> MergePlan | MergeRefused:
-    recent = repo.merges_into_since(db, workspace.id, target.id, now() - DAY)
+    recent = repo.merges_into_since_of(db, workspace.id, [target.id], now() - DAY)[target.id]
     return plan_merge(
         facts(source),
         facts(target),

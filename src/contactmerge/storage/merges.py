@@ -65,18 +65,25 @@ def applied_merge_of(db: DbSession, workspace_id: str, source_id: str) -> Merge 
     )
 
 
-def merges_into_since(db: DbSession, workspace_id: str, target_id: str, since: int) -> int:
-    return (
-        db.scalar(
-            select(func.count()).where(
+def merges_into_since_of(
+    db: DbSession, workspace_id: str, target_ids: Iterable[str], since: int
+) -> dict[str, int]:
+    """How many merges each target absorbed since ``since`` (the fan-in cap's count), in one query."""
+    ids = sorted(set(target_ids))
+    counts = dict.fromkeys(ids, 0)
+    if ids:
+        rows = db.execute(
+            select(Merge.target_id, func.count())
+            .where(
                 Merge.workspace_id == workspace_id,
-                Merge.target_id == target_id,
+                Merge.target_id.in_(ids),
                 Merge.state == "applied",
                 Merge.created_at >= since,
             )
+            .group_by(Merge.target_id)
         )
-        or 0
-    )
+        counts.update({target: n for target, n in rows})
+    return counts
 
 
 def page_for_contact(
