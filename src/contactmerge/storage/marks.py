@@ -42,17 +42,17 @@ def release_waiting(db: DbSession, workspace_id: str, target_id: str, now: float
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def claim(db: DbSession, now: float) -> MergeMark | None:
-    """The oldest ready mark no other worker holds, locked for this transaction."""
+def claim(db: DbSession, now: float, *, limit: int = 1) -> list[MergeMark]:
+    """The oldest ready marks no other worker holds, locked for this transaction."""
     stmt = (
         select(MergeMark)
         .where(MergeMark.state == "ready", MergeMark.next_attempt_at <= now)
         .order_by(MergeMark.next_attempt_at, MergeMark.created_at)
-        .limit(1)
+        .limit(limit)
     )
     if db.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
-    return db.scalar(stmt.execution_options(populate_existing=True))
+    return list(db.scalars(stmt.execution_options(populate_existing=True)))
 
 
 def get(db: DbSession, workspace_id: str, mark_id: str) -> MergeMark | None:

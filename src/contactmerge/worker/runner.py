@@ -1,8 +1,11 @@
-"""Claims ready merge marks and applies them through the merging service, one transaction each.
+"""Claims ready merge marks and applies them through the merging service, a batch per transaction.
 
-The merge and the mark's new state commit together, so a mark is applied exactly once however many
-workers run and whenever one of them dies: a killed worker's transaction rolls back and its mark is
-claimed again. Refusals park the mark with their reason; other failures retry with backoff, then park.
+The merges and the marks' new states commit together, so a mark is applied exactly once however many
+workers run and whenever one of them dies: a killed worker's transaction rolls back and its marks are
+claimed again. A batch is applied with ``merge_many`` (one set-based statement per kind of row for all
+of it); when that fails for a reason outside the merge rules, each mark is retried alone in its own
+savepoint, so one broken mark never holds back the others. Refusals park the mark with their reason;
+other failures retry with backoff, then park.
 """
 
 from __future__ import annotations
@@ -10,19 +13,24 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
+from contactmerge.domain.merging import Reason
 from contactmerge.errors import ContactMergeError
 from contactmerge.services import merging
+from contactmerge.services.merging import MergeRequest, MergeResult, MergeSkipped
 from contactmerge.storage import marks as marks_repo
 from contactmerge.storage.db import transaction
 from contactmerge.storage.tables import MergeMark, Workspace
 
 log = logging.getLogger("contactmerge.worker")
 MAX_ATTEMPTS = 5
+BATCH_SIZE = 50
 
 
 def backoff(attempts: int) -> float:
@@ -35,6 +43,8 @@ class Worker:
     sessions: sessionmaker[DbSession]
     poll_interval: float = 0.25
     name: str = "worker"
+    batch_size: int = BATCH_SIZE
+    clock: Callable[[], float] = time.time
     _wake: threading.Event = field(default_factory=threading.Event)
     _stop: threading.Event = field(default_factory=threading.Event)
     processed: int = 0
@@ -48,68 +58,109 @@ class Worker:
         self._wake.set()
 
     def run_once(self) -> bool:
-        """Apply one ready mark; False when there was none."""
-        claimed: tuple[str, str] | None = None
+        """Apply one batch of ready marks; False when there was none."""
+        claimed: list[tuple[str, str]] = []
         try:
             with transaction(self.sessions) as db:
-                mark = marks_repo.claim(db, time.time())
-                if mark is None:
+                batch = marks_repo.claim(db, self.clock(), limit=self.batch_size)
+                if not batch:
                     return False
-                claimed = (mark.workspace_id, mark.id)
-                self._apply(db, mark)
-        except Exception as error:  # a failure outside the merge rules: retry later
-            if claimed is None:
+                claimed = [(mark.workspace_id, mark.id) for mark in batch]
+                self._apply_batch(db, batch)
+        except Exception as error:  # the transaction itself failed (connection lost…): retry them all later
+            if not claimed:
                 raise
-            log.warning("mark %s failed: %s", claimed[1], error)
+            log.warning("a batch of %d marks failed: %s", len(claimed), error)
             self._retry_later(claimed, error)
-        self.processed += 1
+        self.processed += len(claimed)
         return True
 
-    def _apply(self, db: DbSession, mark: MergeMark) -> None:
-        workspace = db.get_one(Workspace, mark.workspace_id)
-        now = time.time()
+    def _apply_batch(self, db: DbSession, batch: list[MergeMark]) -> None:
+        by_workspace: dict[str, list[MergeMark]] = {}
+        for mark in batch:
+            by_workspace.setdefault(mark.workspace_id, []).append(mark)
+        for workspace_id, marks in by_workspace.items():
+            workspace = db.get_one(Workspace, workspace_id)
+            # A source marked twice (into two users, or a pair marked twice by racing requests) is applied
+            # alone after the batch, so it sees the batch's outcome exactly as a worker applying marks one
+            # by one would.
+            first: list[MergeMark] = []
+            later: list[MergeMark] = []
+            sources: set[str] = set()
+            for mark in marks:
+                (later if mark.source_id in sources else first).append(mark)
+                sources.add(mark.source_id)
+            try:
+                with db.begin_nested():
+                    outcomes = merging.merge_many(
+                        db, workspace, [request_of(mark) for mark in first], requested_by=self.name
+                    )
+            except Exception as error:
+                log.info("batch of %d marks failed (%s); applying them one by one", len(first), error)
+                later = first + later
+            else:
+                for mark, outcome in zip(first, outcomes, strict=True):
+                    self._settle(mark, outcome)
+            for mark in later:
+                self._apply_one(db, workspace, mark)
+
+    def _apply_one(self, db: DbSession, workspace: Workspace, mark: MergeMark) -> None:
+        outcome: MergeResult | MergeSkipped
         try:
             with db.begin_nested():
-                result = merging.merge_contacts(
+                outcome = merging.merge_contacts(
                     db,
                     workspace,
                     mark.source_id,
                     mark.target_id,
-                    reason=mark.reason,  # type: ignore[arg-type]
+                    reason=cast(Reason, mark.reason),
                     evidence=dict(mark.evidence),
                     requested_by=self.name,
                 )
         except ContactMergeError as refused:
-            mark.state, mark.last_error = "parked", f"{refused.code}: {refused.message}"
+            outcome = MergeSkipped(request_of(mark), refused.code, refused.message)
+        except Exception as error:  # a failure outside the merge rules: retry later
+            log.warning("mark %s failed: %s", mark.id, error)
+            self._failed(mark, error)
+            return
+        self._settle(mark, outcome)
+
+    def _settle(self, mark: MergeMark, outcome: MergeResult | MergeSkipped) -> None:
+        if isinstance(outcome, MergeSkipped):
+            mark.state, mark.last_error = "parked", f"{outcome.code}: {outcome.message}"
         else:
-            mark.merge_id = result.merge.id
-            if result.held:
-                mark.state, mark.last_error = "parked", f"merge_held: {result.merge.plan.get('refusal', '')}"
+            mark.merge_id = outcome.merge.id
+            if outcome.held:
+                refusal = outcome.merge.plan.get("refusal", "")
+                mark.state, mark.last_error = "parked", f"merge_held: {refusal}"
             else:
                 mark.state = "done"
         mark.attempts += 1
-        mark.updated_at = now
+        mark.updated_at = self.clock()
 
-    def _retry_later(self, claimed: tuple[str, str], error: Exception) -> None:
+    def _failed(self, mark: MergeMark, error: Exception) -> None:
+        now = self.clock()
+        mark.attempts += 1
+        mark.last_error = f"{type(error).__name__}: {error}"[:2000]
+        mark.updated_at = now
+        if mark.attempts >= MAX_ATTEMPTS:
+            mark.state = "parked"
+        else:
+            mark.next_attempt_at = now + backoff(mark.attempts)
+
+    def _retry_later(self, claimed: list[tuple[str, str]], error: Exception) -> None:
         with transaction(self.sessions) as db:
-            mark = marks_repo.get(db, *claimed)
-            if mark is None or mark.state != "ready":
-                return
-            mark.attempts += 1
-            mark.last_error = f"{type(error).__name__}: {error}"[:2000]
-            now = time.time()
-            mark.updated_at = now
-            if mark.attempts >= MAX_ATTEMPTS:
-                mark.state = "parked"
-            else:
-                mark.next_attempt_at = now + backoff(mark.attempts)
+            for key in claimed:
+                mark = marks_repo.get(db, *key)
+                if mark is not None and mark.state == "ready":
+                    self._failed(mark, error)
 
     def drain(self) -> int:
         """Apply every ready mark; how many were handled."""
-        handled = 0
+        before = self.processed
         while self.run_once():
-            handled += 1
-        return handled
+            pass
+        return self.processed - before
 
     def run_forever(self) -> None:
         while not self._stop.is_set():
@@ -126,3 +177,7 @@ class Worker:
         thread = threading.Thread(target=self.run_forever, name=self.name, daemon=True)
         thread.start()
         return thread
+
+
+def request_of(mark: MergeMark) -> MergeRequest:
+    return MergeRequest(mark.source_id, mark.target_id, cast(Reason, mark.reason), dict(mark.evidence))
