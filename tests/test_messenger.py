@@ -178,6 +178,8 @@ def test_a_lead_that_typed_a_users_email_is_merged_at_login_but_never_reads_the_
     record = settle(api, stranger["contact"]["id"])
     assert record["reason"] == "email_match"
     assert readable(browser, workspace, stranger["anonymous_id"]) == ["hi, I am the owner"]
+    again = ping(browser, workspace, stranger["anonymous_id"])
+    assert again["contact"] == {"id": None, "role": "lead", "user_id": None, "email": None, "name": None}
     assert sorted(readable(owner_browser, workspace, owner["anonymous_id"])) == [
         "hi, I am the owner",
         "my invoice is wrong",

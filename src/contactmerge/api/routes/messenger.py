@@ -74,16 +74,20 @@ def messenger_context(request: Request) -> Iterator[MessengerContext]:
 
 
 def me(contact: Contact, session: Session, **extra: Any) -> dict[str, Any]:
+    """The browser's own contact. A browser that reached a user through a merge without logging in as it
+    (design §4) learns nothing of that user."""
+    logged_in = session.logged_in_contact_id == contact.id
+    own = logged_in or session.origin_contact_id == contact.id
     return {
         "type": "messenger.session",
         "anonymous_id": session.id,
-        "logged_in": session.logged_in_contact_id == contact.id,
+        "logged_in": logged_in,
         "contact": {
-            "id": contact.id,
-            "role": contact.role,
-            "user_id": contact.external_id,
-            "email": contact.email,
-            "name": contact.name,
+            "id": contact.id if own else None,
+            "role": contact.role if own else "lead",
+            "user_id": contact.external_id if own else None,
+            "email": contact.email if own else None,
+            "name": contact.name if own else None,
         },
         **extra,
     }
