@@ -40,7 +40,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         worker = None
         if settings.in_process_worker:
             worker = Worker(
-                app.state.sessions, poll_interval=settings.worker_poll_interval, name="in-process"
+                app.state.sessions,
+                poll_interval=settings.worker_poll_interval,
+                name="in-process",
+                region=settings.default_phone_region,
             )
             thread = worker.start_thread()
         app.state.worker = worker

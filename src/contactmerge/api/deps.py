@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from contactmerge.services import workspaces
 from contactmerge.settings import Settings
+from contactmerge.storage.db import read_only
 from contactmerge.storage.tables import Workspace
 
 
@@ -27,6 +28,8 @@ class ApiContext:
 def api_context(request: Request) -> Iterator[ApiContext]:
     settings: Settings = request.app.state.settings
     with request.app.state.sessions() as db:
+        if request.method in ("GET", "HEAD"):
+            read_only(db)
         workspace = workspaces.authenticate(db, _bearer(request.headers.get("authorization")))
         yield ApiContext(db=db, workspace=workspace, settings=settings)
 

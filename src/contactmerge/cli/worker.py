@@ -32,6 +32,7 @@ def worker_command(
         make_sessionmaker(engine),
         poll_interval=poll_interval or config.worker_poll_interval,
         name=f"worker@{socket.gethostname()}",
+        region=config.default_phone_region,
     )
 
     def stop(_signum: int, _frame: FrameType | None) -> None:

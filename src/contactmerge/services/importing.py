@@ -24,7 +24,7 @@ from contactmerge.services.csv_source import CsvFormat, read_rows_with_offsets, 
 from contactmerge.services.import_chunk import SAMPLE_LIMIT, ChunkContext, ChunkOutcome, process_chunk
 from contactmerge.storage import imports as repo
 from contactmerge.storage import merges as merges_repo
-from contactmerge.storage.db import transaction
+from contactmerge.storage.db import read_only, transaction
 from contactmerge.storage.tables import Contact, Import, ImportFileChunk, Workspace
 
 Progress = Callable[[Import], None]
@@ -339,7 +339,7 @@ class StoredFile(io.RawIOBase):
     def readinto(self, target: Any) -> int:
         while not self._buffer:
             with self._sessions() as db:
-                chunk = repo.chunk_at(db, self._workspace_id, self._import_id, self._position)
+                chunk = repo.chunk_at(read_only(db), self._workspace_id, self._import_id, self._position)
             if chunk is None:
                 return 0
             self._position += 1

@@ -51,4 +51,15 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 def _sqlite_begin_immediate(connection: Any) -> None:
     # A deferred transaction that reads then writes fails at once with "database is locked" when another
     # writer got there first; taking the write lock up front makes writers queue on the busy timeout instead.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # Read-only work asks for a deferred one (READ_ONLY below): in WAL mode it never waits for a writer.
+    mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+    connection.exec_driver_sql(f"BEGIN {'DEFERRED' if mode == 'DEFERRED' else 'IMMEDIATE'}")
+
+
+READ_ONLY: dict[str, Any] = {"sqlite_begin": "DEFERRED"}
+
+
+def read_only(session: Session) -> Session:
+    """Mark a fresh session's transaction as read-only (on SQLite it then never waits behind a writer)."""
+    session.connection(execution_options=READ_ONLY)
+    return session

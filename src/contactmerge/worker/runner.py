@@ -1,4 +1,5 @@
-"""Claims ready merge marks and applies them through the merging service, a batch per transaction.
+"""Claims ready merge marks and applies them through the merging service, a batch per transaction;
+runs uploaded CSV imports when no mark is waiting.
 
 The merges and the marks' new states commit together, so a mark is applied exactly once however many
 workers run and whenever one of them dies: a killed worker's transaction rolls back and its marks are
@@ -22,14 +23,16 @@ from sqlalchemy.orm import sessionmaker
 
 from contactmerge.domain.merging import Reason
 from contactmerge.errors import ContactMergeError
-from contactmerge.services import merging
+from contactmerge.services import importing, merging
 from contactmerge.services.merging import MergeRequest, MergeResult, MergeSkipped
+from contactmerge.storage import imports as imports_repo
 from contactmerge.storage import marks as marks_repo
 from contactmerge.storage.db import transaction
 from contactmerge.storage.tables import MergeMark, Workspace
 
 log = logging.getLogger("contactmerge.worker")
 MAX_ATTEMPTS = 5
+IMPORT_STALE_SECONDS = 600.0
 BATCH_SIZE = 50
 
 
@@ -44,6 +47,7 @@ class Worker:
     poll_interval: float = 0.25
     name: str = "worker"
     batch_size: int = BATCH_SIZE
+    region: str = "US"
     clock: Callable[[], float] = time.time
     _wake: threading.Event = field(default_factory=threading.Event)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -58,7 +62,23 @@ class Worker:
         self._wake.set()
 
     def run_once(self) -> bool:
-        """Apply one batch of ready marks; False when there was none."""
+        """Apply one batch of ready marks, else run one uploaded import; False when there was neither."""
+        return self._run_marks() or self._run_import()
+
+    def _run_import(self) -> bool:
+        """Claim an uploaded CSV import (or one whose worker stopped beating) and run it to the end."""
+        with transaction(self.sessions) as db:
+            job = imports_repo.claim_pending(db, self.clock() - IMPORT_STALE_SECONDS)
+            if job is None:
+                return False
+            job.state, job.heartbeat_at = "running", self.clock()
+        try:
+            importing.run_stored(self.sessions, job, region=self.region)
+        except Exception as error:  # recorded on the import by run_import; the loop goes on
+            log.warning("import %s failed: %s", job.id, error)
+        return True
+
+    def _run_marks(self) -> bool:
         claimed: list[tuple[str, str]] = []
         try:
             with transaction(self.sessions) as db:

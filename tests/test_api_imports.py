@@ -1,0 +1,74 @@
+"""POST /imports through the real server: the upload is stored, the in-process worker runs it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from typing import Any
+
+import httpx
+
+
+def upload(api: httpx.Client, text: str, role: str = "user", **form: str) -> httpx.Response:
+    return api.post(
+        "/imports",
+        files={"file": ("people.csv", text.encode("utf-8"), "text/csv")},
+        data={"role": role, **form},
+    )
+
+
+def finished(api: httpx.Client, import_id: str, timeout: float = 20) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = api.get(f"/imports/{import_id}").json()
+        if body["state"] in ("done", "failed"):
+            return dict(body)
+        time.sleep(0.05)
+    raise AssertionError(f"import {import_id} did not finish in {timeout}s")
+
+
+def test_upload_runs_in_the_worker_and_reports(api: httpx.Client) -> None:
+    lead = api.post("/contacts", json={"role": "lead", "email": "ada@example.com"}).json()
+    text = "user_id;Email;Name\nu1;ADA@example.com;Ada\nu2;not-an-email;Bob\nu3;cy@example.com;Cy\n"
+    accepted = upload(api, text)
+    assert accepted.status_code == 202, accepted.text
+    body = finished(api, accepted.json()["id"])
+    assert body["state"] == "done", body
+    assert body["counts"] == {"created": 2, "merged": 1, "invalid": 1}
+    assert body["format"]["delimiter"] == ";"
+    assert body["progress"]["percent"] == 100.0
+    assert api.get(f"/contacts/{lead['id']}").status_code == 410
+    errors = api.get(f"/imports/{body['id']}/errors.csv")
+    assert errors.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(errors.text)))
+    assert rows[0] == ["row", "problem", "column", "reason", "cells"]
+    assert rows[1][:3] == ["2", "invalid", "Email"] and rows[1][-3:] == ["u2", "not-an-email", "Bob"]
+
+    undone = api.post(f"/imports/{body['id']}/undo")
+    assert undone.status_code == 200, undone.text
+    assert undone.json()["undo_report"]["contacts_removed"] == 2
+    assert api.get(f"/contacts/{lead['id']}").status_code == 200
+    again = api.post(f"/imports/{body['id']}/undo")
+    assert again.status_code == 409 and again.json()["errors"][0]["code"] == "import_not_undoable"
+
+
+def test_dry_run_over_http_writes_nothing(api: httpx.Client) -> None:
+    body = finished(api, upload(api, "email\na@example.com\nb@example.com\n", dry_run="true").json()["id"])
+    assert body["dry_run"] is True and body["counts"] == {"created": 2}
+    assert api.get("/contacts").json()["total_count"] == 0
+
+
+def test_bad_uploads_are_refused_naming_the_field(api: httpx.Client) -> None:
+    assert upload(api, "email\na@example.com\n", role="admin").json()["errors"][0]["field"] == "role"
+    assert upload(api, "").json()["errors"][0]["field"] == "file"
+    bad_map = upload(api, "email\na@example.com\n", map="{not json")
+    assert bad_map.status_code == 400 and bad_map.json()["errors"][0]["field"] == "map"
+    wrong_target = finished(
+        api, upload(api, "email\na@example.com\n", map=json.dumps({"email": "nonsense"})).json()["id"]
+    )
+    assert wrong_target["state"] == "failed" and "map" in wrong_target["error"]
+    missing = api.post("/imports", data={"role": "user"})
+    assert missing.status_code == 400 and missing.json()["errors"][0]["field"] == "file"
+    assert api.get("/imports/nope").status_code == 404
