@@ -227,3 +227,62 @@ def test_undo_takes_the_whole_import_back(database: Database, tmp_path: Path) ->
     with pytest.raises(ContactMergeError) as again, transaction(sessions) as db:
         importing.undo_import(db, db.get_one(Workspace, workspace_id), job.id)
     assert again.value.code == "import_not_undoable"
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_an_interrupted_import_resumes_where_it_stopped(database: Database, tmp_path: Path) -> None:
+    """Stopped after its first chunk, the import resumes from the next row; the end state equals an
+    uninterrupted run's."""
+    rows = [[f"u{i}", f"p{i}@example.com", f"P {i}"] for i in range(1000)]
+    path = write_csv(tmp_path / "u.csv", ["user_id", "email", "name"], rows)
+    finals = []
+    for interrupt in (True, False):
+        workspace_id = new_workspace(database)
+        sessions = make_sessionmaker(database.engine)
+        with transaction(sessions) as db:
+            for i in range(0, 1000, 7):  # leads that the file's users will absorb
+                contacts.create_contact(
+                    db,
+                    db.get_one(Workspace, workspace_id),
+                    {"role": "lead", "email": f"p{i}@example.com"},
+                    region="US",
+                )
+            job = importing.create_import(
+                db,
+                db.get_one(Workspace, workspace_id),
+                filename="u.csv",
+                role="user",
+                mapping={},
+                dry_run=False,
+                size_bytes=path.stat().st_size,
+            )
+
+        def stop_after_first_chunk(current: Import) -> None:
+            raise Interrupted
+
+        if interrupt:
+            with pytest.raises(Interrupted):
+                importing.run_import(
+                    sessions,
+                    workspace_id,
+                    job.id,
+                    lambda: path.open("rb"),
+                    chunk_rows=250,
+                    progress=stop_after_first_chunk,
+                )
+            with sessions() as db:
+                stopped = db.get_one(Import, (workspace_id, job.id))
+                assert (stopped.state, stopped.rows_done) == ("failed", 250)
+        done = importing.run_import(sessions, workspace_id, job.id, lambda: path.open("rb"), chunk_rows=250)
+        assert done.state == "done" and done.rows_done == 1000
+        finals.append(
+            (
+                done.counts,
+                count(database, workspace_id, Contact.role == "user"),
+                count(database, workspace_id, Contact.role == "lead"),
+            )
+        )
+    assert finals[0] == finals[1] == ({"created": 1000, "merged": 143}, 1000, 0)
