@@ -31,7 +31,7 @@ def test_worker_drain_applies_marks_and_marks_list_shows_them(
 ) -> None:
     ws = ["--workspace", workspace.app_id]
     lead = lead_logs_in(database, workspace, "u-1")
-    assert "ready" in run(database.url, "marks", "list", *ws).stdout
+    assert run(database.url, "marks", "list", "--state", "ready", *ws).stdout.strip().endswith("1 of 1")
     drained = run(database.url, "worker", "--drain")
     assert drained.returncode == 0, drained.stderr
     assert "applied" in drained.stdout
