@@ -26,9 +26,9 @@ def lead_logs_in(database: Database, keys: WorkspaceKeys, external_id: str) -> s
         return visit.contact.id
 
 
-def test_worker_drain_applies_marks_and_marks_list_shows_them(
-    database: Database, workspace: WorkspaceKeys
-) -> None:
+def test_worker_drain_applies_marks_and_marks_list_shows_them(isolated_database: Database) -> None:
+    database = isolated_database
+    workspace = make_workspace(database)
     ws = ["--workspace", workspace.app_id]
     lead = lead_logs_in(database, workspace, "u-1")
     assert run(database.url, "marks", "list", "--state", "ready", *ws).stdout.strip().endswith("1 of 1")

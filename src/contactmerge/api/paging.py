@@ -11,6 +11,7 @@ from typing import Any
 
 from contactmerge.errors import BadRequest
 from contactmerge.settings import Settings
+from contactmerge.storage.paging import Page
 
 
 @dataclass(frozen=True)
@@ -57,3 +58,14 @@ def pages(cursor: Cursor, size: int, total: int, last_id: str | None, has_more: 
             "starting_after": encode(cursor.page + 1, last_id),
         }
     return body
+
+
+def listing(data: list[dict[str, Any]], page: Page[Any], cursor: Cursor, size: int) -> dict[str, Any]:
+    """Intercom's list envelope around one page of shaped rows."""
+    last = page.items[-1].id if page.items else None
+    return {
+        "type": "list",
+        "data": data,
+        "total_count": page.total_count,
+        "pages": pages(cursor, size, page.total_count, last, page.has_more),
+    }

@@ -30,13 +30,7 @@ def present_one(ctx: ApiContext, row: Contact) -> dict[str, Any]:
 
 
 def contact_list(ctx: ApiContext, page: Page[Contact], cursor: paging.Cursor, size: int) -> dict[str, Any]:
-    last = page.items[-1].id if page.items else None
-    return {
-        "type": "list",
-        "data": present(ctx, page.items),
-        "total_count": page.total_count,
-        "pages": paging.pages(cursor, size, page.total_count, last, page.has_more),
-    }
+    return paging.listing(present(ctx, page.items), page, cursor, size)
 
 
 @router.post("/contacts")

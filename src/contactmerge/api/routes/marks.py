@@ -41,13 +41,7 @@ def list_marks(
     size = paging.per_page(per_page, ctx.settings)
     cursor = paging.decode(starting_after)
     page = marks.list_marks(ctx.db, ctx.workspace, state=state, per_page=size, after_id=cursor.after_id)
-    last = page.items[-1].id if page.items else None
-    return {
-        "type": "list",
-        "data": [shape(m) for m in page.items],
-        "total_count": page.total_count,
-        "pages": paging.pages(cursor, size, page.total_count, last, page.has_more),
-    }
+    return paging.listing([shape(m) for m in page.items], page, cursor, size)
 
 
 @router.post("/merge_marks/{mark_id}/retry")

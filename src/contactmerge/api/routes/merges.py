@@ -50,13 +50,7 @@ def shape(merge: Merge) -> dict[str, Any]:
 
 
 def merge_list(page: Page[Merge], cursor: paging.Cursor, size: int) -> dict[str, Any]:
-    last = page.items[-1].id if page.items else None
-    return {
-        "type": "list",
-        "data": [shape(m) for m in page.items],
-        "total_count": page.total_count,
-        "pages": paging.pages(cursor, size, page.total_count, last, page.has_more),
-    }
+    return paging.listing([shape(m) for m in page.items], page, cursor, size)
 
 
 @router.post("/contacts/merge")
