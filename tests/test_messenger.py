@@ -251,3 +251,24 @@ def test_unknown_app_id_and_bad_payloads(browser: httpx.Client, workspace: Works
     )
     assert preflight.headers["access-control-allow-origin"] == "*"
     assert "access-control-allow-origin" not in browser.get("/contacts").headers
+
+
+def test_a_returning_browsers_visit_is_recorded(
+    browser: httpx.Client, api: httpx.Client, workspace: WorkspaceKeys, database: Database
+) -> None:
+    """Page views are written in batches; within a few seconds the contact's last_seen_at moves on."""
+    first = ping(browser, workspace)
+    with transaction(make_sessionmaker(database.engine)) as db:  # as if the first visit were long ago
+        from contactmerge.storage.tables import Contact
+
+        db.get_one(Contact, (workspace.app_id, first["contact"]["id"])).last_seen_at = 1_000
+    again = ping(browser, workspace, first["anonymous_id"], page_url="https://example.com/docs")
+    assert again["contact"]["id"] == first["contact"]["id"]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        seen = api.get(f"/contacts/{first['contact']['id']}")
+        if seen.status_code == 200 and (seen.json()["last_seen_at"] or 0) > 1_000:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the visit was not recorded within 10 s")

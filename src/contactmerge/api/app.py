@@ -21,10 +21,11 @@ from contactmerge.api.routes import (
     tags,
     visitors,
 )
+from contactmerge.services.messenger import SeenRecorder
 from contactmerge.settings import Settings
 from contactmerge.storage.db import make_engine, make_sessionmaker
 from contactmerge.web import pages
-from contactmerge.worker.runner import Worker
+from contactmerge.worker.runner import Every, Worker
 
 DEFAULT_INTERCOM_VERSION = "2.11"
 
@@ -47,9 +48,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             thread = worker.start_thread()
         app.state.worker = worker
+        app.state.seen = SeenRecorder()
+        flusher = Every(1.0, lambda: app.state.seen.flush(app.state.sessions), name="seen-recorder")
         try:
             yield
         finally:
+            flusher.stop()
+            app.state.seen.flush(app.state.sessions)
             if worker is not None:
                 worker.stop()
                 thread.join(timeout=10)

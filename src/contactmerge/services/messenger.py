@@ -8,13 +8,16 @@ conversations; any other session reads only the conversations its own origin sta
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import secrets
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import sessionmaker
 
 from contactmerge.domain.identity import (
     UserCandidate,
@@ -29,9 +32,21 @@ from contactmerge.services.normalizing import check_identifier, normalize_email
 from contactmerge.storage import contacts as contacts_repo
 from contactmerge.storage import conversations as conversations_repo
 from contactmerge.storage import sessions as repo
+from contactmerge.storage.db import transaction
 from contactmerge.storage.tables import Contact, Conversation, MergeMark, Session, Workspace
 
 ANONYMOUS_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A page view to record: the session and its contact were seen at ``stamp``."""
+
+    workspace_id: str
+    session_id: str
+    contact_id: str
+    stamp: int
+    page_url: str | None
 
 
 @dataclass
@@ -40,17 +55,41 @@ class PingResult:
     session: Session
     throttled: bool = False
     marks: list[MergeMark] = field(default_factory=list)
+    seen: Seen | None = None
+
+
+class SeenRecorder:
+    """Collects page views and writes them in one transaction a second: a returning browser's ping then
+    costs reads only. At most the last second of "last seen" times is lost if the process dies."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: dict[tuple[str, str], Seen] = {}
+
+    def record(self, seen: Seen) -> None:
+        with self._lock:
+            self._pending[(seen.workspace_id, seen.session_id)] = seen
+
+    def flush(self, sessions: sessionmaker[DbSession]) -> int:
+        with self._lock:
+            batch, self._pending = list(self._pending.values()), {}
+        if batch:
+            with transaction(sessions) as db:
+                repo.record_visits(db, [dataclasses.asdict(s) for s in batch])
+        return len(batch)
 
 
 def new_anonymous_id() -> str:
     return secrets.token_urlsafe(18)
 
 
-def current_session(db: DbSession, workspace: Workspace, anonymous_id: str | None) -> Session | None:
+def current_session(
+    db: DbSession, workspace: Workspace, anonymous_id: str | None, *, lock: bool = True
+) -> Session | None:
     """The live session of an anonymous id, or None for an unknown, ended or malformed one."""
     if not anonymous_id or not ANONYMOUS_ID.match(anonymous_id):
         return None
-    session = repo.get(db, workspace.id, anonymous_id, lock=True)
+    session = repo.get(db, workspace.id, anonymous_id, lock=lock)
     if session is None or session.ended_at is not None:
         return None
     return session
@@ -103,6 +142,18 @@ def ping(
             result.throttled = True
     db.flush()
     return result
+
+
+def visit(
+    db: DbSession, workspace: Workspace, anonymous_id: str | None, page_url: str | None
+) -> PingResult | None:
+    """The common ping, a returning browser viewing a page: reads only. The visit itself is recorded by a
+    SeenRecorder, which writes many at once. None when the browser is new (``ping`` makes its visitor)."""
+    session = current_session(db, workspace, anonymous_id, lock=False)
+    if session is None:
+        return None
+    contact = contacts.get_contact(db, workspace, session.contact_id, forward=True)
+    return PingResult(contact, session, seen=Seen(workspace.id, session.id, contact.id, now(), page_url))
 
 
 def _new_visitor(db: DbSession, workspace: Workspace) -> PingResult:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session as DbSession
 
-from contactmerge.storage.tables import Session
+from contactmerge.storage.tables import Contact, Session
 
 
 def get(db: DbSession, workspace_id: str, session_id: str, *, lock: bool = False) -> Session | None:
@@ -27,4 +29,44 @@ def first_of(db: DbSession, workspace_id: str, contact_id: str) -> Session | Non
         .where(Session.workspace_id == workspace_id, Session.origin_contact_id == contact_id)
         .order_by(Session.created_at, Session.id)
         .limit(1)
+    )
+
+
+def record_visits(db: DbSession, visits: list[dict[str, Any]]) -> None:
+    """Many page views at once: sessions and their contacts get their newer ``last_seen_at``."""
+    visits = [
+        {
+            "v_workspace": v["workspace_id"],
+            "v_session": v["session_id"],
+            "v_contact": v["contact_id"],
+            "v_stamp": v["stamp"],
+            "v_page": v["page_url"],
+        }
+        for v in visits
+    ]
+    sessions: Any = Session.__table__
+    contacts: Any = Contact.__table__
+    connection = db.connection()
+    connection.execute(
+        update(sessions)
+        .where(
+            sessions.c.workspace_id == bindparam("v_workspace"),
+            sessions.c.id == bindparam("v_session"),
+            sessions.c.last_seen_at < bindparam("v_stamp"),
+        )
+        .values(
+            last_seen_at=bindparam("v_stamp"),
+            last_page_url=func.coalesce(bindparam("v_page"), sessions.c.last_page_url),
+        ),
+        visits,
+    )
+    connection.execute(
+        update(contacts)
+        .where(
+            contacts.c.workspace_id == bindparam("v_workspace"),
+            contacts.c.id == bindparam("v_contact"),
+            or_(contacts.c.last_seen_at.is_(None), contacts.c.last_seen_at < bindparam("v_stamp")),
+        )
+        .values(last_seen_at=bindparam("v_stamp")),
+        visits,
     )

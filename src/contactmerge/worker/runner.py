@@ -201,3 +201,24 @@ class Worker:
 
 def request_of(mark: MergeMark) -> MergeRequest:
     return MergeRequest(mark.source_id, mark.target_id, cast(Reason, mark.reason), dict(mark.evidence))
+
+
+class Every:
+    """Calls ``action`` every ``seconds`` in a daemon thread until stopped (errors are logged, not raised)."""
+
+    def __init__(self, seconds: float, action: Callable[[], object], *, name: str) -> None:
+        self._stop = threading.Event()
+        self._seconds, self._action = seconds, action
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._seconds):
+            try:
+                self._action()
+            except Exception:
+                log.exception("periodic task failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)

@@ -20,6 +20,7 @@ from contactmerge.errors import NotFound
 from contactmerge.services import conversations, messenger
 from contactmerge.settings import Settings
 from contactmerge.storage import workspaces as workspaces_repo
+from contactmerge.storage.db import read_only
 from contactmerge.storage.tables import Contact, Conversation, ConversationPart, Session, Workspace
 
 router = APIRouter(prefix="/messenger", tags=["messenger"])
@@ -118,6 +119,15 @@ def thread(conversation: Conversation, parts: list[ConversationPart], contact: C
 
 @router.post("/ping")
 def ping(body: PingBody, request: Request) -> dict[str, Any]:
+    if body.anonymous_id and not (
+        body.user_id or body.email or body.name is not None or body.custom_attributes
+    ):
+        with messenger_context(request) as ctx:
+            read_only(ctx.db)
+            visit = messenger.visit(ctx.db, ctx.workspace(body.app_id), body.anonymous_id, body.page_url)
+            if visit is not None and visit.seen is not None:
+                request.app.state.seen.record(visit.seen)
+                return me(visit.contact, visit.session, throttled=False)
     with messenger_context(request) as ctx:
         workspace = ctx.workspace(body.app_id)
         result = messenger.ping(
