@@ -33,6 +33,7 @@ from contactmerge.storage import contacts as contacts_repo
 from contactmerge.storage import conversations as conversations_repo
 from contactmerge.storage import sessions as repo
 from contactmerge.storage.db import transaction
+from contactmerge.storage.sessions import VisitView
 from contactmerge.storage.tables import Contact, Conversation, MergeMark, Session, Workspace
 
 ANONYMOUS_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -55,7 +56,6 @@ class PingResult:
     session: Session
     throttled: bool = False
     marks: list[MergeMark] = field(default_factory=list)
-    seen: Seen | None = None
 
 
 class SeenRecorder:
@@ -145,15 +145,18 @@ def ping(
 
 
 def visit(
-    db: DbSession, workspace: Workspace, anonymous_id: str | None, page_url: str | None
-) -> PingResult | None:
-    """The common ping, a returning browser viewing a page: reads only. The visit itself is recorded by a
-    SeenRecorder, which writes many at once. None when the browser is new (``ping`` makes its visitor)."""
-    session = current_session(db, workspace, anonymous_id, lock=False)
-    if session is None:
+    db: DbSession, app_id: str, anonymous_id: str | None, page_url: str | None
+) -> tuple[VisitView, Seen] | None:
+    """The common ping, a returning browser viewing a page: one read. The visit itself is recorded by a
+    SeenRecorder, which writes many at once. None when ``ping`` must do more (a new browser, an unknown
+    workspace, a contact merged since)."""
+    if not anonymous_id or not ANONYMOUS_ID.match(anonymous_id):
         return None
-    contact = contacts.get_contact(db, workspace, session.contact_id, forward=True)
-    return PingResult(contact, session, seen=Seen(workspace.id, session.id, contact.id, now(), page_url))
+    # A workspace's id is its app_id; a session found under it proves the workspace exists.
+    view = repo.live_with_contact(db, app_id, anonymous_id)
+    if view is None:
+        return None
+    return view, Seen(app_id, view.session_id, view.contact_id, now(), page_url)
 
 
 def _new_visitor(db: DbSession, workspace: Workspace) -> PingResult:

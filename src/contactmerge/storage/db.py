@@ -18,7 +18,9 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
-    return create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # No pre-ping: it would cost every request a round trip; a connection the server dropped fails one
+    # request and is replaced (pool_recycle keeps them young).
+    return create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_recycle=1800)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
@@ -59,7 +61,15 @@ def _sqlite_begin_immediate(connection: Any) -> None:
 READ_ONLY: dict[str, Any] = {"sqlite_begin": "DEFERRED"}
 
 
-def read_only(session: Session) -> Session:
-    """Mark a fresh session's transaction as read-only (on SQLite it then never waits behind a writer)."""
-    session.connection(execution_options=READ_ONLY)
+def read_only(session: Session, *, single_statement: bool = False) -> Session:
+    """Mark a fresh session's transaction as read-only (on SQLite it then never waits behind a writer).
+
+    ``single_statement``: the work is one query, so on PostgreSQL it runs without a transaction at all
+    (no BEGIN and ROLLBACK round trips), which the messenger's most frequent request is.
+    """
+    options = dict(READ_ONLY)
+    bind = session.get_bind()
+    if single_statement and bind.dialect.name == "postgresql":
+        options["isolation_level"] = "AUTOCOMMIT"
+    session.connection(execution_options=options)
     return session

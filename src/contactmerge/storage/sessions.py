@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, func, or_, select, update
@@ -70,3 +71,41 @@ def record_visits(db: DbSession, visits: list[dict[str, Any]]) -> None:
         .values(last_seen_at=bindparam("v_stamp")),
         visits,
     )
+
+
+@dataclass(frozen=True)
+class VisitView:
+    """What a returning visit needs of a session and its contact (read as plain columns, no ORM objects)."""
+
+    session_id: str
+    logged_in_contact_id: str | None
+    origin_contact_id: str
+    contact_id: str
+    role: str
+    external_id: str | None
+    email: str | None
+    name: str | None
+
+
+def live_with_contact(db: DbSession, workspace_id: str, session_id: str) -> VisitView | None:
+    """A live session and its (unmerged) contact in one query: the whole read of a returning visit."""
+    row = db.execute(
+        select(
+            Session.id,
+            Session.logged_in_contact_id,
+            Session.origin_contact_id,
+            Contact.id,
+            Contact.role,
+            Contact.external_id,
+            Contact.email,
+            Contact.name,
+        )
+        .join(Contact, (Contact.workspace_id == Session.workspace_id) & (Contact.id == Session.contact_id))
+        .where(
+            Session.workspace_id == workspace_id,
+            Session.id == session_id,
+            Session.ended_at.is_(None),
+            Contact.merged_into_id.is_(None),
+        )
+    ).first()
+    return None if row is None else VisitView(*row)

@@ -79,20 +79,44 @@ def messenger_context(request: Request) -> Iterator[MessengerContext]:
 
 
 def me(contact: Contact, session: Session, **extra: Any) -> dict[str, Any]:
+    return session_json(
+        session.id,
+        session.logged_in_contact_id,
+        session.origin_contact_id,
+        contact.id,
+        contact.role,
+        contact.external_id,
+        contact.email,
+        contact.name,
+        **extra,
+    )
+
+
+def session_json(
+    session_id: str,
+    logged_in_contact_id: str | None,
+    origin_contact_id: str,
+    contact_id: str,
+    role: str,
+    external_id: str | None,
+    email: str | None,
+    name: str | None,
+    **extra: Any,
+) -> dict[str, Any]:
     """The browser's own contact. A browser that reached a user through a merge without logging in as it
     (design §4) learns nothing of that user."""
-    logged_in = session.logged_in_contact_id == contact.id
-    own = logged_in or session.origin_contact_id == contact.id
+    logged_in = logged_in_contact_id == contact_id
+    own = logged_in or origin_contact_id == contact_id
     return {
         "type": "messenger.session",
-        "anonymous_id": session.id,
+        "anonymous_id": session_id,
         "logged_in": logged_in,
         "contact": {
-            "id": contact.id if own else None,
-            "role": contact.role if own else "lead",
-            "user_id": contact.external_id if own else None,
-            "email": contact.email if own else None,
-            "name": contact.name if own else None,
+            "id": contact_id if own else None,
+            "role": role if own else "lead",
+            "user_id": external_id if own else None,
+            "email": email if own else None,
+            "name": name if own else None,
         },
         **extra,
     }
@@ -123,11 +147,22 @@ def ping(body: PingBody, request: Request) -> dict[str, Any]:
         body.user_id or body.email or body.name is not None or body.custom_attributes
     ):
         with messenger_context(request) as ctx:
-            read_only(ctx.db)
-            visit = messenger.visit(ctx.db, ctx.workspace(body.app_id), body.anonymous_id, body.page_url)
-            if visit is not None and visit.seen is not None:
-                request.app.state.seen.record(visit.seen)
-                return me(visit.contact, visit.session, throttled=False)
+            read_only(ctx.db, single_statement=True)
+            visit = messenger.visit(ctx.db, body.app_id, body.anonymous_id, body.page_url)
+            if visit is not None:
+                view, seen = visit
+                request.app.state.seen.record(seen)
+                return session_json(
+                    view.session_id,
+                    view.logged_in_contact_id,
+                    view.origin_contact_id,
+                    view.contact_id,
+                    view.role,
+                    view.external_id,
+                    view.email,
+                    view.name,
+                    throttled=False,
+                )
     with messenger_context(request) as ctx:
         workspace = ctx.workspace(body.app_id)
         result = messenger.ping(
