@@ -30,6 +30,7 @@ from contactmerge.storage.tables import Contact, Import, ImportFileChunk, Worksp
 Progress = Callable[[Import], None]
 ROLES = ("user", "lead")
 CHUNK_ROWS = 2000
+ANALYZE_EVERY_CHUNKS = 50
 
 
 def parse_mapping(pairs: list[str]) -> dict[str, str]:
@@ -101,7 +102,10 @@ def run_import(
             job, ctx = _start(db, workspace_id, import_id, fmt, region)
         if job.dry_run:
             return _dry_run(sessions, workspace_id, import_id, open_bytes, fmt, chunk_rows, progress)
-        for rows, consumed in _chunks(open_bytes, fmt, job.rows_done, chunk_rows):
+        for number, (rows, consumed) in enumerate(_chunks(open_bytes, fmt, job.rows_done, chunk_rows)):
+            if number % ANALYZE_EVERY_CHUNKS == 0:
+                with transaction(sessions) as db:
+                    repo.refresh_statistics(db)
             with transaction(sessions) as db:
                 job, ctx = _context(db, workspace_id, import_id, fmt, region)
                 outcome = process_chunk(db, ctx, rows)
