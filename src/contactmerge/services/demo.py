@@ -187,3 +187,7 @@ def print_welcome(console: Console, demo: DemoWorkspace, *, base_url: str | None
         soft_wrap=True,
     )
     console.print(f"  API reference: {url}/docs", highlight=False)
+    console.print(
+        f"  The chat widget on a demo site (write, then log in as the demo user): {url}/demo/site",
+        highlight=False,
+    )
