@@ -9,6 +9,7 @@ import uvicorn
 from sqlalchemy.exc import OperationalError
 
 from contactmerge.cli.common import console, fail, settings, unit_of_work
+from contactmerge.cli.dedupe import dedupe_command
 from contactmerge.cli.importing import import_command, imports_app
 from contactmerge.cli.merges import merge_command, merges_app
 from contactmerge.cli.worker import marks_app, worker_command
@@ -32,6 +33,7 @@ app.command("merge")(merge_command)
 app.command("worker")(worker_command)
 app.add_typer(imports_app, name="imports")
 app.command("import")(import_command)
+app.command("dedupe")(dedupe_command)
 
 
 WorkspaceOption = typer.Option(None, "--workspace", help="The workspace's app_id (default: the only one).")

@@ -121,21 +121,30 @@ def show_command(
 
 @merges_app.command("undo")
 def undo_command(
-    merge_id: str = typer.Argument(..., help="The merge's id."), workspace: str | None = WorkspaceOption
+    merge_id: str | None = typer.Argument(None, help="The merge's id."),
+    batch: str | None = typer.Option(None, "--batch", help="Undo every merge of this batch (a dedupe run)."),
+    workspace: str | None = WorkspaceOption,
 ) -> None:
-    """Undo a merge: the lead comes back with its own rows and values."""
+    """Undo a merge (the lead comes back with its own rows and values), or a whole batch with --batch."""
+    if (merge_id is None) == (batch is None):
+        fail("name a merge id, or a batch with --batch")
     with unit_of_work() as db:
-        merge = merging.undo_merge(db, workspaces.resolve(db, workspace), merge_id)
+        chosen = workspaces.resolve(db, workspace)
+        if batch is not None:
+            report = merging.undo_batch(db, chosen, batch)
+            console.print(f"undone: {report['merges_undone']} merges of batch {batch}", highlight=False)
+            for conflict in report["conflicts"][:20]:
+                console.print(f"[yellow]kept[/] {conflict}", highlight=False)
+            return
+        merge = merging.undo_merge(db, chosen, str(merge_id))
         report = merge.undo_report or {}
     console.print(f"undone: {merge.source_id} is back, separate from {merge.target_id}", highlight=False)
-    console.print(
-        "restored: " + ", ".join(f"{k} {v}" for k, v in report.get("restored", {}).items()), highlight=False
-    )
+    restored = ", ".join(f"{k} {v}" for k, v in report.get("restored", {}).items())
+    console.print(f"restored: {restored}", highlight=False)
     for conflict in report.get("conflicts", []):
+        now_value = _show(conflict["current_value"])
         console.print(
-            f"[yellow]kept[/] {conflict['name']}: changed since the merge to "
-            f"{_show(conflict['current_value'])}",
-            highlight=False,
+            f"[yellow]kept[/] {conflict['name']}: changed since the merge to {now_value}", highlight=False
         )
 
 

@@ -277,12 +277,9 @@ def undo_import(db: DbSession, workspace: Workspace, import_id: str) -> Import:
         )
     finished = job.finished_at or now()
     candidates = [c.id for c in repo.created_contacts(db, workspace.id, job.id) if c.updated_at <= finished]
-    conflicts: list[dict[str, Any]] = []
-    undone = 0
-    for merge in merges_repo.applied_in_batch(db, workspace.id, job.id):
-        report = merging.undo_merge(db, workspace, merge.id).undo_report or {}
-        conflicts.extend({"merge_id": merge.id, **c} for c in report.get("conflicts", []))
-        undone += 1
+    batch = merging.undo_batch(db, workspace, job.id)
+    conflicts: list[dict[str, Any]] = list(batch["conflicts"])
+    undone = batch["merges_undone"]
     reverted = 0
     for row in list(repo.rows_with_actions(db, workspace.id, job.id, ("updated", "folded"))):
         before = dict(row.before or {})

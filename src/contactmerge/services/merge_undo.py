@@ -90,3 +90,14 @@ def _take_back(
     if created_before is not None and target.created_at == plan.get("created_at"):
         target.created_at = created_before
     return taken_back, conflicts
+
+
+def undo_batch(db: DbSession, workspace: Workspace, batch_id: str) -> dict[str, Any]:
+    """Undo every merge of a batch (an import, a dedupe run) still applied, newest first."""
+    conflicts: list[dict[str, Any]] = []
+    undone = 0
+    for merge in repo.applied_in_batch(db, workspace.id, batch_id):
+        report = undo_merge(db, workspace, merge.id).undo_report or {}
+        conflicts.extend({"merge_id": merge.id, **c} for c in report.get("conflicts", []))
+        undone += 1
+    return {"merges_undone": undone, "conflicts": conflicts}

@@ -25,7 +25,7 @@ from contactmerge.domain.merging import (
 )
 from contactmerge.errors import NotFound, merge_refused
 from contactmerge.services.merge_apply import Accepted, adopt, apply_wave
-from contactmerge.services.merge_undo import undo_merge
+from contactmerge.services.merge_undo import undo_batch, undo_merge
 from contactmerge.storage import merges as repo
 from contactmerge.storage.paging import Page
 from contactmerge.storage.tables import Contact, Merge, Workspace
@@ -332,4 +332,12 @@ def canonical_id(db: DbSession, workspace: Workspace, contact_id: str) -> str | 
     return repo.canonical_id(db, workspace.id, contact_id)
 
 
-__all__ = ["MergeRequest", "MergeResult", "MergeSkipped", "merge_contacts", "merge_many", "undo_merge"]
+__all__ = [
+    "MergeRequest",
+    "MergeResult",
+    "MergeSkipped",
+    "merge_contacts",
+    "merge_many",
+    "undo_batch",
+    "undo_merge",
+]

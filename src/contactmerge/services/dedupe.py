@@ -1,0 +1,119 @@
+"""Bulk duplicate detection and merge (R5): scan, plan, apply as one batch, undo the batch."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session as DbSession
+
+from contactmerge.domain.dedupe import (
+    KEYS,
+    Cluster,
+    HeldKey,
+    Member,
+    SharedKey,
+    cluster,
+    needs_approval,
+    survivor,
+)
+from contactmerge.domain.ids import new_id
+from contactmerge.errors import BadRequest
+from contactmerge.services import merging
+from contactmerge.storage import dedupe as repo
+from contactmerge.storage.tables import Workspace
+
+
+@dataclass(frozen=True)
+class PlannedCluster:
+    cluster: Cluster
+    survivor: str
+    absorbed: tuple[str, ...]
+    blocked: str | None  # why it is not applied without approval
+
+
+@dataclass(frozen=True)
+class DedupePlan:
+    clusters: tuple[PlannedCluster, ...]
+    held: tuple[HeldKey, ...]
+
+    def summary(self) -> dict[str, Any]:
+        by_key: dict[str, int] = {}
+        for planned in self.clusters:
+            for kind in {k.kind for k in planned.cluster.keys}:
+                by_key[kind] = by_key.get(kind, 0) + 1
+        return {
+            "clusters": len(self.clusters),
+            "clusters_by_key": by_key,
+            "contacts_affected": sum(len(p.cluster.members) for p in self.clusters),
+            "merges_planned": sum(len(p.absorbed) for p in self.clusters if p.blocked is None),
+            "clusters_needing_approval": sum(1 for p in self.clusters if p.blocked),
+            "shared_keys_held_for_review": len(self.held),
+        }
+
+
+def parse_keys(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return KEYS
+    chosen = tuple(k.strip() for k in text.split(",") if k.strip())
+    unknown = [k for k in chosen if k not in KEYS]
+    if unknown or not chosen:
+        raise BadRequest(f"keys are a comma-separated choice of {', '.join(KEYS)}", field="keys")
+    return chosen
+
+
+def scan(db: DbSession, workspace: Workspace, keys: Iterable[str] = KEYS) -> DedupePlan:
+    """R5: the duplicate clusters of a workspace by exact keys, each with its survivor (design §3 order)."""
+    shared = [
+        SharedKey(kind, value, tuple(ids))
+        for kind in keys
+        for value, ids in repo.shared_keys(db, workspace.id, kind)
+    ]
+    involved = sorted({c for key in shared for c in key.contact_ids})
+    facts = {
+        row.id: Member(
+            row.id,
+            row.role,
+            row.name,
+            row.created_at,
+            row.last_seen_at,
+            bool(row.external_id) or (bool(row.email_normalized) and row.email_verified),
+        )
+        for row in repo.members(db, workspace.id, involved)
+    }
+    found = cluster(shared, facts, (workspace.settings or {}).get("identifier_blocklist", ()))
+    planned = []
+    for c in found.clusters:
+        people = [facts[m] for m in c.members]
+        keeper = survivor(people)
+        planned.append(
+            PlannedCluster(
+                c, keeper.id, tuple(m for m in c.members if m != keeper.id), needs_approval(people)
+            )
+        )
+    return DedupePlan(tuple(planned), found.held)
+
+
+def apply(
+    db: DbSession, workspace: Workspace, plan: DedupePlan, *, cluster_ids: Iterable[str] = ()
+) -> tuple[str, list[merging.MergeResult | merging.MergeSkipped]]:
+    """Merge every cluster that needs no approval (or only those named) as one batch; its id and outcomes."""
+    wanted = set(cluster_ids)
+    known = {p.cluster.id for p in plan.clusters}
+    unknown = sorted(wanted - known)
+    if unknown:
+        raise BadRequest(f"no duplicate cluster {', '.join(unknown)} in this scan", field="cluster")
+    batch_id = new_id()
+    requests = [
+        merging.MergeRequest(
+            member,
+            p.survivor,
+            "bulk",
+            {"cluster": p.cluster.id, "keys": [f"{k.kind}:{k.value}" for k in p.cluster.keys]},
+        )
+        for p in plan.clusters
+        if p.blocked is None and (not wanted or p.cluster.id in wanted)
+        for member in p.absorbed
+    ]
+    return batch_id, merging.merge_many(db, workspace, requests, requested_by="dedupe", batch_id=batch_id)

@@ -1,0 +1,135 @@
+"""Bulk duplicate detection by exact keys (R5): the rules, the scan on both backends, apply and batch undo."""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from contactmerge.domain.dedupe import Member, SharedKey, cluster, needs_approval
+from contactmerge.services import contacts, dedupe, merging, workspaces
+from contactmerge.storage.db import make_sessionmaker, transaction
+from contactmerge.storage.tables import Workspace
+from tests.conftest import Database
+from tests.test_cli import run
+from tests.test_merge_properties import snapshot
+
+
+def member(cid: str, name: str | None = None, role: str = "lead") -> Member:
+    return Member(cid, role, name, created_at=1, last_seen_at=None, verified=True)
+
+
+PEOPLE = {c: member(c, n) for c, n in [("a", "Ada"), ("b", "ADA "), ("c", "Ada"), ("d", "Bob"), ("e", "Eve")]}
+
+
+def test_shared_keys_link_transitively() -> None:
+    scan = cluster(
+        [SharedKey("email", "ada@x.com", ("a", "b")), SharedKey("phone", "+1555", ("b", "c"))], PEOPLE
+    )
+    assert [c.members for c in scan.clusters] == [("a", "b", "c")]
+    assert [k.kind for k in scan.clusters[0].keys] == ["email", "phone"]
+
+
+def test_junk_role_mailboxes_and_switchboards_do_not_link() -> None:
+    scan = cluster(
+        [
+            SharedKey("external_id", "undefined", ("a", "d")),
+            SharedKey("email", "info@acme.com", ("a", "d")),
+            SharedKey("phone", "+1555", ("d", "e")),
+            SharedKey("email", "info@other.com", ("a", "c")),  # same name: a role mailbox of one person
+        ],
+        PEOPLE,
+    )
+    assert [c.members for c in scan.clusters] == [("a", "c")]
+    assert [(h.key.kind, h.key.value) for h in scan.held] == [
+        ("email", "info@acme.com"),
+        ("external_id", "undefined"),
+        ("phone", "+1555"),
+    ]
+
+
+def test_two_users_need_approval() -> None:
+    assert needs_approval([member("a", role="user"), member("b", role="user")])
+    assert needs_approval([member("a", role="user"), member("b")]) is None
+
+
+keys = st.lists(
+    st.builds(
+        SharedKey,
+        st.sampled_from(["email", "phone", "external_id"]),
+        st.sampled_from(["k1", "k2", "k3"]),
+        st.lists(st.sampled_from(list(PEOPLE)), min_size=2, max_size=3, unique=True).map(tuple),
+    ),
+    max_size=6,
+)
+
+
+@given(keys=keys, seed=st.integers(0, 1000))
+def test_clusters_do_not_depend_on_input_order(keys: list[SharedKey], seed: int) -> None:
+    shuffled = list(keys)
+    random.Random(seed).shuffle(shuffled)
+    first, second = cluster(keys, PEOPLE), cluster(shuffled, PEOPLE)
+    assert [(c.id, c.members) for c in first.clusters] == [(c.id, c.members) for c in second.clusters]
+
+
+def seed_workspace(database: Database) -> str:
+    with transaction(make_sessionmaker(database.engine)) as db:
+        workspace = workspaces.create_workspace(db, "dedupe").workspace
+        made: dict[str, str] = {}
+        for key, fields in {
+            "user": {"role": "user", "external_id": "u1", "email": "ada@example.com", "name": "Ada"},
+            "lead1": {"role": "lead", "email": "ADA@example.com", "name": "Ada"},
+            "lead2": {"role": "lead", "phone": "+1 512 555 0100", "email": "ada.l@example.com"},
+            "lead3": {"role": "lead", "phone": "+15125550100", "email": "ada@example.com"},
+            "switch1": {"role": "lead", "email": "info@acme.com", "name": "Carol"},
+            "switch2": {"role": "lead", "email": "info@acme.com", "name": "Dan"},
+            "u2": {"role": "user", "external_id": "u2", "phone": "+15125550199", "name": "Zed"},
+            "u3": {"role": "user", "external_id": "u3", "phone": "+15125550199", "name": "Zed"},
+        }.items():
+            made[key] = contacts.create_contact(db, workspace, fields, region="US").id
+        return workspace.id
+
+
+def test_scan_apply_and_batch_undo_restore_the_workspace(database: Database) -> None:
+    workspace_id = seed_workspace(database)
+    sessions = make_sessionmaker(database.engine)
+    with sessions() as db:
+        before = snapshot(db, workspace_id)
+        plan = dedupe.scan(db, db.get_one(Workspace, workspace_id))
+    summary = plan.summary()
+    assert summary["clusters"] == 2 and summary["shared_keys_held_for_review"] == 1
+    assert summary["merges_planned"] == 3 and summary["clusters_needing_approval"] == 1
+    with transaction(sessions) as db:
+        batch_id, results = dedupe.apply(db, db.get_one(Workspace, workspace_id), plan)
+    assert sum(1 for r in results if isinstance(r, merging.MergeResult)) == 3
+    with sessions() as db:
+        assert snapshot(db, workspace_id) != before
+        again = dedupe.scan(db, db.get_one(Workspace, workspace_id))
+        assert again.summary()["merges_planned"] == 0
+    with transaction(sessions) as db:
+        report = merging.undo_batch(db, db.get_one(Workspace, workspace_id), batch_id)
+    assert report["merges_undone"] == 3 and report["conflicts"] == []
+    with sessions() as db:
+        assert snapshot(db, workspace_id) == before
+
+
+def test_cli_dedupe_preview_apply_and_undo(isolated_database: Database, tmp_path: Path) -> None:
+    database = isolated_database
+    workspace_id = seed_workspace(database)
+    ws = ["--workspace", workspace_id]
+    preview = run(
+        database.url, "dedupe", "--json", str(tmp_path / "plan.json"), "--csv", str(tmp_path / "p.csv"), *ws
+    )
+    assert preview.returncode == 0, preview.stderr
+    assert "nothing was changed" in preview.stdout and "info@acme.com" in preview.stdout
+    assert '"merges_planned": 3' in (tmp_path / "plan.json").read_text()
+    applied = run(database.url, "dedupe", "--apply", *ws)
+    batch = re.search(r"merges undo --batch (\w+)", applied.stdout)
+    assert applied.returncode == 0 and batch, applied.stdout + applied.stderr
+    undone = run(database.url, "merges", "undo", "--batch", batch.group(1), *ws)
+    assert undone.returncode == 0 and "undone: 3 merges" in undone.stdout
+    bad = run(database.url, "dedupe", "--keys", "email,shoe_size", *ws)
+    assert bad.returncode == 1 and "keys are a comma-separated choice" in bad.stderr
