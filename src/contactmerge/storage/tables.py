@@ -450,3 +450,37 @@ class ImportFileChunk(Base):
     import_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
     data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class DuplicateDecision(Base):
+    """A person's verdict on a duplicate cluster or a suggested pair: approved, or "not the same person"."""
+
+    __tablename__ = "duplicate_decisions"
+
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    # A cluster's id (its smallest member) or a pair "a:b" (a < b).
+    subject: Mapped[str] = mapped_column(String(80), primary_key=True)
+    verdict: Mapped[str] = mapped_column(String(16))  # approved | rejected
+    members: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    decided_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Batch(Base):
+    """A bulk merge (R5) applied by a worker: its progress, counts, and the merges that carry its id."""
+
+    __tablename__ = "batches"
+    __table_args__ = (Index("ix_batches_state", "state"),)
+
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))  # pending, running, done, failed, undone
+    options: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    finished_at: Mapped[int | None] = mapped_column(BigInteger)

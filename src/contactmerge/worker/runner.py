@@ -23,8 +23,9 @@ from sqlalchemy.orm import sessionmaker
 
 from contactmerge.domain.merging import Reason
 from contactmerge.errors import ContactMergeError
-from contactmerge.services import importing, merging
+from contactmerge.services import duplicates, importing, merging
 from contactmerge.services.merging import MergeRequest, MergeResult, MergeSkipped
+from contactmerge.storage import batches as batches_repo
 from contactmerge.storage import imports as imports_repo
 from contactmerge.storage import marks as marks_repo
 from contactmerge.storage.db import transaction
@@ -63,7 +64,23 @@ class Worker:
 
     def run_once(self) -> bool:
         """Apply one batch of ready marks, else run one uploaded import; False when there was neither."""
-        return self._run_marks() or self._run_import()
+        return self._run_marks() or self._run_batch() or self._run_import()
+
+    def _run_batch(self) -> bool:
+        """Claim a bulk-merge batch (R5) and run it in one transaction: all of it or none."""
+        with transaction(self.sessions) as db:
+            batch = batches_repo.claim_pending(db)
+            if batch is None:
+                return False
+            batch_ref = (batch.workspace_id, batch.id)
+            try:
+                with db.begin_nested():
+                    duplicates.run_batch(db, batch)
+            except Exception as error:
+                log.warning("batch %s failed: %s", batch.id, error)
+                batch.state, batch.error = "failed", f"{type(error).__name__}: {error}"[:2000]
+        log.info("batch %s finished", batch_ref[1])
+        return True
 
     def _run_import(self) -> bool:
         """Claim an uploaded CSV import (or one whose worker stopped beating) and run it to the end."""

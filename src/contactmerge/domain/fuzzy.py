@@ -1,0 +1,111 @@
+"""Fuzzy duplicate suggestions (R5): blocking keys and the scoring rule, pure.
+
+Candidate pairs come only from blocks (contacts sharing a blocking key); each pair's field similarities
+(computed by a string-similarity library in the service layer) are combined here into one score in
+[0, 1] with readable reasons. Suggestions are never applied without a person's approval.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from contactmerge.domain.dedupe import ROLE_MAILBOXES
+from contactmerge.domain.identifiers import canonical_email, is_junk
+
+GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+COMPANY_ATTRIBUTES = ("company", "company_name")
+WEIGHTS: Mapping[str, float] = {"name": 0.4, "email": 0.3, "phone": 0.2, "company": 0.05, "city": 0.05}
+NAMES_DISAGREE_BELOW = 0.6  # a name similarity under this means two different people…
+DISAGREEING_NAMES_CAP = 0.5  # …whatever identifier they share (a switchboard, a shared mailbox)
+MIN_LOCAL_PART = 3  # shorter email local parts ("jo", "a") block far too many strangers together
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What fuzzy matching reads of one contact."""
+
+    id: str
+    name: str | None
+    email: str | None
+    phone: str | None  # E.164
+    company: str | None
+    city: str | None
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    contact_a: str  # the smaller id
+    contact_b: str
+    score: float
+    reasons: tuple[str, ...]
+
+
+def provider_email(address: str) -> str:
+    """The canonical email, with Gmail-style rules: dots and ``+tag`` ignored, googlemail.com = gmail.com."""
+    canonical = canonical_email(address)
+    local, _, domain = canonical.rpartition("@")
+    if not local or domain not in GMAIL_DOMAINS:
+        return canonical
+    return f"{local.partition('+')[0].replace('.', '')}@gmail.com"
+
+
+def email_local_key(address: str) -> str | None:
+    """The blocking key of an email: its local part without ``+tag`` or dots; None for role mailboxes."""
+    local = provider_email(address).rpartition("@")[0]
+    key = local.partition("+")[0].replace(".", "")
+    if len(key) < MIN_LOCAL_PART or key in ROLE_MAILBOXES or is_junk(key):
+        return None
+    return key
+
+
+def name_key(name: str | None) -> str:
+    """Lower-case letter tokens in sorted order: "Smith, John" and "john SMITH" give "john smith"."""
+    return " ".join(sorted(re.findall(r"[^\W\d_]+", (name or "").lower())))
+
+
+def _text_key(value: str | None) -> str:
+    return " ".join(re.findall(r"\w+", (value or "").lower()))
+
+
+def block_keys(profile: Profile) -> set[tuple[str, str]]:
+    """The blocks a contact falls in: same phone, same email local part, same name + company or city."""
+    keys: set[tuple[str, str]] = set()
+    if profile.phone and not is_junk(profile.phone):
+        keys.add(("phone", profile.phone))
+    if profile.email and not is_junk(profile.email):
+        local = email_local_key(profile.email)
+        if local:
+            keys.add(("email_local", local))
+    name = name_key(profile.name)
+    if name:
+        company, city = _text_key(profile.company), _text_key(profile.city)
+        if company:
+            keys.add(("name_company", f"{name}|{company}"))
+        if city:
+            keys.add(("name_city", f"{name}|{city}"))
+    return keys
+
+
+def combine(similarities: Mapping[str, float]) -> tuple[float, tuple[str, ...]]:
+    """One score in [0, 1] from the similarities of the fields both contacts have, and why.
+
+    A weighted mean over the compared fields; when both names are known and disagree, the score is
+    capped below any sensible threshold: a shared company phone or mailbox does not make two people one.
+    """
+    compared = {f: s for f, s in similarities.items() if f in WEIGHTS}
+    if not compared:
+        return 0.0, ()
+    total = sum(WEIGHTS[f] for f in compared)
+    score = sum(WEIGHTS[f] * min(max(s, 0.0), 1.0) for f, s in compared.items()) / total
+    reasons = [
+        f"same {f}" if s >= 1.0 else f"similar {f} ({s:.2f})"
+        for f, s in sorted(compared.items(), key=lambda item: (-WEIGHTS[item[0]], item[0]))
+        if s >= 0.5
+    ]
+    name = compared.get("name")
+    if name is not None and name < NAMES_DISAGREE_BELOW and score > DISAGREEING_NAMES_CAP:
+        score = DISAGREEING_NAMES_CAP
+        reasons.append(f"names disagree ({name:.2f}): capped at {DISAGREEING_NAMES_CAP}")
+    return round(score, 4), tuple(reasons)

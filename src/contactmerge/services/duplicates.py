@@ -1,0 +1,135 @@
+"""Reviewing duplicates (R5): people approve or reject clusters, and bulk merges run as worker batches.
+
+A rejected cluster ("not the same person") never comes back while its members stay the same; an approved
+cluster of two users is merged, forced, which design §3 allows only on explicit approval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session as DbSession
+
+from contactmerge.domain.dedupe import KEYS
+from contactmerge.domain.ids import new_id, now
+from contactmerge.errors import Conflict, NotFound
+from contactmerge.services import dedupe, merging
+from contactmerge.storage import batches as repo
+from contactmerge.storage.tables import Batch, DuplicateDecision, Workspace
+
+
+@dataclass(frozen=True)
+class Reviewed:
+    planned: dedupe.PlannedCluster
+    decision: str | None  # approved | rejected | None
+
+
+def review(db: DbSession, workspace: Workspace, keys: Iterable[str] = KEYS) -> list[Reviewed]:
+    """A fresh scan's clusters with people's verdicts (a verdict holds while the members stay the same)."""
+    verdicts = repo.decisions(db, workspace.id)
+    found = []
+    for planned in dedupe.scan(db, workspace, tuple(keys)).clusters:
+        verdict = verdicts.get(planned.cluster.id)
+        same = verdict is not None and list(verdict.members) == list(planned.cluster.members)
+        found.append(Reviewed(planned, verdict.verdict if verdict is not None and same else None))
+    return found
+
+
+def decide(db: DbSession, workspace: Workspace, cluster_id: str, verdict: str) -> Reviewed:
+    current = {r.planned.cluster.id: r for r in review(db, workspace)}
+    if cluster_id not in current:
+        raise NotFound(f"no duplicate cluster '{cluster_id}' in a scan of this workspace now", field="id")
+    planned = current[cluster_id].planned
+    repo.decide(
+        db,
+        DuplicateDecision(
+            workspace_id=workspace.id,
+            subject=cluster_id,
+            verdict=verdict,
+            members=list(planned.cluster.members),
+            decided_at=now(),
+        ),
+    )
+    return Reviewed(planned, verdict)
+
+
+def start_batch(db: DbSession, workspace: Workspace, *, keys: Iterable[str], cluster_ids: list[str]) -> Batch:
+    """A bulk merge for a worker: it scans again when it runs, so it applies what is true then."""
+    return repo.add(
+        db,
+        Batch(
+            workspace_id=workspace.id,
+            id=new_id(),
+            kind="dedupe",
+            state="pending",
+            options={"keys": list(keys), "cluster_ids": cluster_ids},
+            counts={},
+            created_at=now(),
+        ),
+    )
+
+
+def run_batch(db: DbSession, batch: Batch) -> Batch:
+    """The worker's part, in its transaction: every wanted cluster not rejected is merged as this batch."""
+    workspace = db.get_one(Workspace, batch.workspace_id)
+    wanted = set(batch.options.get("cluster_ids") or ())
+    reviewed = [
+        r
+        for r in review(db, workspace, batch.options.get("keys") or KEYS)
+        if r.decision != "rejected" and (not wanted or r.planned.cluster.id in wanted)
+    ]
+    results: list[merging.MergeResult | merging.MergeSkipped] = []
+    for forced, chosen in (
+        (False, [r.planned for r in reviewed if r.planned.blocked is None]),
+        (True, [r.planned for r in reviewed if r.planned.blocked and r.decision == "approved"]),
+    ):
+        requests = [
+            merging.MergeRequest(
+                member,
+                p.survivor,
+                "bulk",
+                {"cluster": p.cluster.id, "keys": [f"{k.kind}:{k.value}" for k in p.cluster.keys]},
+            )
+            for p in chosen
+            for member in p.absorbed
+        ]
+        if requests:
+            results.extend(
+                merging.merge_many(
+                    db, workspace, requests, requested_by="dedupe", batch_id=batch.id, force=forced
+                )
+            )
+    batch.counts = {
+        "clusters": len(reviewed),
+        "merged": sum(
+            1 for r in results if isinstance(r, merging.MergeResult) and not r.held and not r.replayed
+        ),
+        "refused": sum(1 for r in results if isinstance(r, merging.MergeSkipped)),
+        "held": sum(1 for r in results if isinstance(r, merging.MergeResult) and r.held),
+    }
+    batch.state, batch.finished_at = "done", now()
+    return batch
+
+
+def get_batch(db: DbSession, workspace: Workspace, batch_id: str) -> Batch:
+    found = repo.get(db, workspace.id, batch_id)
+    if found is None:
+        raise NotFound(f"Batch Not Found: no batch has id '{batch_id}'", field="id")
+    return found
+
+
+def undo(db: DbSession, workspace: Workspace, batch_id: str) -> Batch:
+    """Undo a whole batch: every merge it made."""
+    batch = repo.get(db, workspace.id, batch_id, lock=True)
+    if batch is None:
+        raise NotFound(f"Batch Not Found: no batch has id '{batch_id}'", field="id")
+    if batch.state != "done":
+        raise Conflict(
+            f"batch {batch_id} is {batch.state}; only a finished batch can be undone",
+            field="id",
+            code="batch_not_undoable",
+        )
+    report = merging.undo_batch(db, workspace, batch_id)
+    batch.state, batch.counts = "undone", {**batch.counts, "undone": report["merges_undone"]}
+    return batch
