@@ -105,7 +105,7 @@ def combine(similarities: Mapping[str, float]) -> tuple[float, tuple[str, ...]]:
         if s >= 0.5
     ]
     name = compared.get("name")
-    if name is not None and name < NAMES_DISAGREE_BELOW and score > DISAGREEING_NAMES_CAP:
-        score = DISAGREEING_NAMES_CAP
-        reasons.append(f"names disagree ({name:.2f}): capped at {DISAGREEING_NAMES_CAP}")
+    if name is not None and name < NAMES_DISAGREE_BELOW:
+        score = min(score, DISAGREEING_NAMES_CAP)
+        reasons.append(f"names disagree ({name:.2f}): at most {DISAGREEING_NAMES_CAP}")
     return round(score, 4), tuple(reasons)

@@ -1,0 +1,183 @@
+"""Fuzzy duplicate suggestions (R5): blocking keys, scoring, block cap, and the scan on both backends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from contactmerge.domain.fuzzy import Profile, block_keys, email_local_key, provider_email
+from contactmerge.errors import BadRequest
+from contactmerge.services import contacts, data_attributes, fuzzy, workspaces
+from contactmerge.storage.db import make_sessionmaker, transaction
+from contactmerge.storage.tables import Workspace
+from tests.conftest import Database
+
+
+def profile(cid: str, name: str | None = None, email: str | None = None, phone: str | None = None, *,
+            company: str | None = None, city: str | None = None) -> Profile:  # fmt: skip
+    return Profile(cid, name, email, phone, company, city)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("John.Smith+news@Gmail.com", "johnsmith@gmail.com"),
+        ("j.o.h.n@googlemail.com", "john@gmail.com"),
+        ("john.smith+news@example.com", "john.smith+news@example.com"),  # other providers: as given
+        (" Ada@Example.COM ", "ada@example.com"),
+    ],
+)
+def test_provider_email_rules(given: str, expected: str) -> None:
+    assert provider_email(given) == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("john.smith+x@example.com", "johnsmith"),
+        ("info@acme.com", None),  # role mailboxes block nobody together
+        ("jo@example.com", None),  # too short to mean anything
+        ("undefined@example.com", None),
+    ],
+)
+def test_email_blocking_key(given: str, expected: str | None) -> None:
+    assert email_local_key(given) == expected
+
+
+def test_block_keys_cover_phone_email_name_company_and_city() -> None:
+    keys = block_keys(
+        profile("a", "Smith, John", "j.smith@x.com", "+15125550100", company="Acme", city="Austin")
+    )
+    assert keys == {
+        ("phone", "+15125550100"),
+        ("email_local", "jsmith"),
+        ("name_company", "john smith|acme"),
+        ("name_city", "john smith|austin"),
+    }
+    assert block_keys(profile("b", None, None, "null")) == set()
+
+
+SAME_PERSON = [
+    (
+        "name typo",
+        profile("a", "Jonathan Smith", "jsmith@acme.com"),
+        profile("b", "Jonathon Smith", "jsmith@acme.com"),
+    ),
+    (
+        "email typo",
+        profile("a", "Jonathan Smith", "jonathan.smith@acme.com", "+15125550100"),
+        profile("b", "Jonathan Smith", "jonathon.smith@acme.com", "+15125550100"),
+    ),
+    (
+        "case",
+        profile("a", "ADA LOVELACE", "ada.lovelace@x.com"),
+        profile("b", "ada lovelace", "Ada.Lovelace@X.com"),
+    ),
+    (
+        "gmail dots and tag",
+        profile("a", "John Smith", "john.smith+crm@gmail.com"),
+        profile("b", "John Smith", "johnsmith@googlemail.com"),
+    ),
+    (
+        "phone formats",
+        profile("a", "Grace Hopper", None, "+15125550100"),
+        profile("b", "Grace Hopper", None, "+15125550100"),
+    ),
+    (
+        "swapped names",
+        profile("a", "Hopper Grace", "grace@navy.mil"),
+        profile("b", "Grace Hopper", "grace@navy.mil"),
+    ),
+    (
+        "name and company",
+        profile("a", "Alan Turing", company="Bletchley Park"),
+        profile("b", "Alan Turing", company="bletchley park"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "a", "b"), SAME_PERSON, ids=[c[0] for c in SAME_PERSON])
+def test_the_same_person_is_suggested(case: str, a: Profile, b: Profile) -> None:
+    scan = fuzzy.suggest_profiles([a, b])
+    assert [(s.contact_a, s.contact_b) for s in scan.suggestions] == [("a", "b")], case
+    assert 0.8 <= scan.suggestions[0].score <= 1.0 and scan.suggestions[0].reasons
+
+
+DIFFERENT_PEOPLE = [
+    (
+        "company switchboard",
+        profile("a", "Alice Brown", "alice@acme.com", "+15125550100", company="Acme"),
+        profile("b", "Bob Jones", "bob@acme.com", "+15125550100", company="Acme"),
+    ),
+    (
+        "shared mailbox",
+        profile("a", "Carol White", "sales.team@acme.com"),
+        profile("b", "Dan Green", "sales.team@acme.com"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "a", "b"), DIFFERENT_PEOPLE, ids=[c[0] for c in DIFFERENT_PEOPLE])
+def test_different_people_sharing_an_identifier_are_not_suggested(case: str, a: Profile, b: Profile) -> None:
+    assert fuzzy.suggest_profiles([a, b]).suggestions == ()
+    low = fuzzy.suggest_profiles([a, b], min_score=0.0).suggestions
+    assert len(low) == 1 and low[0].score <= 0.5 and "names disagree" in low[0].reasons[-1], case
+
+
+def test_a_block_over_the_cap_is_skipped_and_reported() -> None:
+    switchboard = [profile(f"s{i:02}", "Pat Doe", None, "+15125550100") for i in range(5)]
+    pair = [profile("x1", "Kim Lee", "kim.lee@x.com"), profile("x2", "Kim Lee", "kimlee@x.com")]
+    scan = fuzzy.suggest_profiles(switchboard + pair, block_cap=4)
+    assert [(b.kind, b.value, b.size) for b in scan.skipped_blocks] == [("phone", "+15125550100", 5)]
+    assert [(s.contact_a, s.contact_b) for s in scan.suggestions] == [("x1", "x2")]
+    assert scan.pairs_compared == 1  # only the pair inside a small block was ever compared
+    within = fuzzy.suggest_profiles(switchboard + pair, block_cap=5)
+    assert within.skipped_blocks == () and len(within.suggestions) == 11
+
+
+def test_limit_and_bad_parameters() -> None:
+    people = [profile(f"p{i}", "Kim Lee", None, "+15125550100") for i in range(3)]
+    assert len(fuzzy.suggest_profiles(people, limit=2).suggestions) == 2
+    with pytest.raises(BadRequest) as error:
+        fuzzy.suggest_profiles(people, min_score=1.5)
+    assert error.value.field == "min_score"
+
+
+def test_suggestions_from_the_database(database: Database) -> None:
+    sessions = make_sessionmaker(database.engine)
+    rows: dict[str, dict[str, Any]] = {
+        "user": {"role": "user", "external_id": "u1", "email": "john.smith@gmail.com", "name": "John Smith"},
+        "lead": {"role": "lead", "email": "JohnSmith+promo@googlemail.com", "name": "smith john"},
+        "phone1": {"role": "lead", "phone": "+1 (512) 555-0142", "name": "Grace Hopper"},
+        "phone2": {"role": "lead", "phone": "512.555.0142", "name": "Grace  Hoper"},
+        "company1": {"role": "lead", "name": "Alan Turing", "custom_attributes": {"company": "Bletchley"}},
+        "company2": {"role": "lead", "name": "Alan Turing", "custom_attributes": {"company": "bletchley"}},
+        "city1": {"role": "lead", "name": "Ada Lovelace", "location": {"city": "London"}},
+        "city2": {"role": "lead", "name": "Ada Lovelace", "location": {"city": "london"}},
+        "switch1": {"role": "lead", "phone": "+15125550199", "name": "Alice Brown"},
+        "switch2": {"role": "lead", "phone": "+15125550199", "name": "Bob Jones"},
+    }
+    with transaction(sessions) as db:
+        workspace = workspaces.create_workspace(db, "fuzzy").workspace
+        data_attributes.create_attribute(db, workspace, name="company", data_type="string")
+        made = {
+            key: contacts.create_contact(db, workspace, fields, region="US").id
+            for key, fields in rows.items()
+        }
+        workspace_id = workspace.id
+    by_id = {v: k for k, v in made.items()}
+    with sessions() as db:
+        workspace = db.get_one(Workspace, workspace_id)
+        found = fuzzy.suggest(db, workspace)
+        skipped = fuzzy.scan(db, workspace, block_cap=2)
+        other = workspaces.create_workspace(db, "empty").workspace
+        assert fuzzy.suggest(db, other) == []  # no query crosses workspaces
+    pairs = {frozenset((by_id[s.contact_a], by_id[s.contact_b])) for s in found}
+    assert pairs == {
+        frozenset(p)
+        for p in [("user", "lead"), ("phone1", "phone2"), ("company1", "company2"), ("city1", "city2")]
+    }
+    assert all(0.8 <= s.score <= 1.0 and s.reasons for s in found)
+    assert [s.score for s in found] == sorted((s.score for s in found), reverse=True)
+    assert skipped.skipped_blocks == ()  # every block here has two contacts
