@@ -65,12 +65,12 @@ def parse_keys(text: str | None) -> tuple[str, ...]:
 
 def scan(db: DbSession, workspace: Workspace, keys: Iterable[str] = KEYS) -> DedupePlan:
     """R5: the duplicate clusters of a workspace by exact keys, each with its survivor (design §3 order)."""
+    rows: dict[str, Any] = {}
     shared = [
         SharedKey(kind, value, tuple(ids))
         for kind in keys
-        for value, ids in repo.shared_keys(db, workspace.id, kind)
+        for value, ids in repo.shared_keys(db, workspace.id, kind, rows)
     ]
-    involved = sorted({c for key in shared for c in key.contact_ids})
     facts = {
         row.id: Member(
             row.id,
@@ -80,8 +80,9 @@ def scan(db: DbSession, workspace: Workspace, keys: Iterable[str] = KEYS) -> Ded
             row.last_seen_at,
             bool(row.external_id) or (bool(row.email_normalized) and row.email_verified),
         )
-        for row in repo.members(db, workspace.id, involved)
+        for row in rows.values()
     }
+    del rows
     found = cluster(shared, facts, (workspace.settings or {}).get("identifier_blocklist", ()))
     planned = []
     for c in found.clusters:

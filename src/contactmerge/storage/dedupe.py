@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import func, select
@@ -25,8 +24,27 @@ def _live(workspace_id: str) -> list[Any]:
     ]
 
 
-def shared_keys(db: DbSession, workspace_id: str, kind: str) -> Iterator[tuple[str, list[str]]]:
-    """(value, contact ids) for every value of ``kind`` that two or more live contacts share."""
+MEMBER_COLUMNS = (
+    Contact.id,
+    Contact.role,
+    Contact.name,
+    Contact.created_at,
+    Contact.last_seen_at,
+    Contact.external_id,
+    Contact.email_normalized,
+    Contact.email_verified,
+)
+
+
+def shared_keys(
+    db: DbSession, workspace_id: str, kind: str, members: dict[str, Any]
+) -> list[tuple[str, list[str]]]:
+    """(value, contact ids) for every value of ``kind`` that two or more live contacts share, sorted.
+
+    One statement per key: the values shared (``GROUP BY … HAVING count(*) > 1``) and, in the same
+    query, what the rules need of every contact sharing one, added to ``members`` by id (plain rows, no
+    ORM objects). Only the sharing contacts ever reach Python.
+    """
     column = KEY_COLUMNS[kind]
     shared = (
         select(column)
@@ -34,40 +52,18 @@ def shared_keys(db: DbSession, workspace_id: str, kind: str) -> Iterator[tuple[s
         .group_by(column)
         .having(func.count() > 1)
     )
-    rows = db.execute(
-        select(column, Contact.id)
+    result = db.connection().execute(
+        select(column, *MEMBER_COLUMNS)
         .where(*_live(workspace_id), column.in_(shared))
-        .order_by(column, Contact.id)
-        .execution_options(yield_per=5000)
+        .execution_options(yield_per=10_000)
     )
-    current: str | None = None
-    ids: list[str] = []
-    for value, contact_id in rows:
-        if value != current:
-            if current is not None:
-                yield current, ids
-            current, ids = value, []
-        ids.append(contact_id)
-    if current is not None:
-        yield current, ids
-
-
-def members(db: DbSession, workspace_id: str, ids: list[str]) -> list[Any]:
-    """What the rules need of each contact, in chunks (no ORM objects)."""
-    found: list[Any] = []
-    for start in range(0, len(ids), 1000):
-        found.extend(
-            db.execute(
-                select(
-                    Contact.id,
-                    Contact.role,
-                    Contact.name,
-                    Contact.created_at,
-                    Contact.last_seen_at,
-                    Contact.external_id,
-                    Contact.email_normalized,
-                    Contact.email_verified,
-                ).where(Contact.workspace_id == workspace_id, Contact.id.in_(ids[start : start + 1000]))
-            ).all()
-        )
-    return found
+    groups: dict[str, list[str]] = {}
+    for part in result.partitions():
+        for row in part:
+            value, contact_id = row[0], row[1]
+            if value in groups:
+                groups[value].append(contact_id)
+            else:
+                groups[value] = [contact_id]
+            members[contact_id] = row
+    return [(value, sorted(ids)) for value, ids in sorted(groups.items())]
