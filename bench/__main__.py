@@ -9,7 +9,7 @@ from dataclasses import asdict
 from rich.console import Console
 from rich.table import Table
 
-from bench import contacts, dedupe_scale, imports, merges, messenger
+from bench import contacts, dedupe_quality, dedupe_scale, imports, merges, messenger
 from bench.common import Result, backends
 
 BENCHES = {
@@ -20,6 +20,7 @@ BENCHES = {
     "dedupe-scale": dedupe_scale.run,
     "messenger-ping": messenger.run_ping,
     "messenger-login": messenger.run_login,
+    "dedupe-quality": dedupe_quality.run,
 }
 
 
@@ -32,7 +33,11 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    results: list[Result] = [BENCHES[name](backend) for name in chosen for backend in backends()]
+    results: list[Result] = []
+    for name in chosen:
+        for backend in backends():
+            outcome = BENCHES[name](backend)  # one Result, or a list of them (dedupe-quality)
+            results.extend(outcome if isinstance(outcome, list) else [outcome])
     print(json.dumps([asdict(r) for r in results], indent=2))
     table = Table("benchmark", "backend", "figures")
     for r in results:
