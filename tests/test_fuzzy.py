@@ -54,11 +54,23 @@ def test_block_keys_cover_phone_email_name_company_and_city() -> None:
         ("email_local", "jsmith"),
         ("name_company", "john smith|acme"),
         ("name_city", "john smith|austin"),
+        ("name_part_city", "john|austin"),
+        ("name_part_city", "smith|austin"),
     }
     assert block_keys(profile("b", None, None, "null")) == set()
 
 
 SAME_PERSON = [
+    (
+        "name typo, same city",
+        profile("a", "Jonathan Smith", city="Austin"),
+        profile("b", "Jonathon Smith", city="austin"),
+    ),
+    (
+        "phone typo",
+        profile("a", "Grace Hopper", None, "+15125550100", city="Austin"),
+        profile("b", "Grace Hopper", None, "+15125550101", city="Austin"),
+    ),
     (
         "name typo",
         profile("a", "Jonathan Smith", "jsmith@acme.com"),
@@ -181,3 +193,11 @@ def test_suggestions_from_the_database(database: Database) -> None:
     assert all(0.8 <= s.score <= 1.0 and s.reasons for s in found)
     assert [s.score for s in found] == sorted((s.score for s in found), reverse=True)
     assert skipped.skipped_blocks == ()  # every block here has two contacts
+
+
+def test_namesakes_with_other_numbered_emails_and_phones_are_compared_but_not_suggested() -> None:
+    a = profile("a", "John Smith", "john.smith12@gmail.com", "+15125550100", city="Austin")
+    b = profile("b", "John Smith", "john.smith87@gmail.com", "+15125559999", city="Austin")
+    scan = fuzzy.suggest_profiles([a, b])
+    assert scan.pairs_compared == 1 and scan.suggestions == ()
+    assert fuzzy.similarities(a, b) == {"name": 1.0, "email": 0.0, "phone": 0.0, "city": 1.0}

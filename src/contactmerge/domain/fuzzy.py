@@ -70,7 +70,8 @@ def _text_key(value: str | None) -> str:
 
 
 def block_keys(profile: Profile) -> set[tuple[str, str]]:
-    """The blocks a contact falls in: same phone, same email local part, same name + company or city."""
+    """The blocks a contact falls in: same phone, same email local part, same name + company or city,
+    same name part + city."""
     keys: set[tuple[str, str]] = set()
     if profile.phone and not is_junk(profile.phone):
         keys.add(("phone", profile.phone))
@@ -85,6 +86,8 @@ def block_keys(profile: Profile) -> set[tuple[str, str]]:
             keys.add(("name_company", f"{name}|{company}"))
         if city:
             keys.add(("name_city", f"{name}|{city}"))
+            # each name part with the city: a typo in the other part still meets its twin
+            keys.update(("name_part_city", f"{part}|{city}") for part in name.split() if len(part) > 1)
     return keys
 
 

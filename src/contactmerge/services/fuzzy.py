@@ -30,6 +30,7 @@ from contactmerge.storage.tables import Workspace
 
 DEFAULT_BLOCK_CAP = 50
 DEFAULT_LIMIT = 1000
+CLOSE = 0.85  # an email similarity under this counts as a different address
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,10 @@ def _company(attributes: object) -> str | None:
     return None
 
 
+def _digits(text: str) -> str:
+    return "".join(c for c in text if c.isdigit())
+
+
 def _ratio(a: str, b: str) -> float:
     return fuzz.ratio(a, b) / 100.0
 
@@ -71,13 +76,13 @@ def similarities(a: Profile, b: Profile) -> dict[str, float]:
         local_b, _, domain_b = email_b.rpartition("@")
         if email_a == email_b:
             found["email"] = 1.0
-        else:
-            found["email"] = _ratio(local_a, local_b) * (1.0 if domain_a == domain_b else 0.8)
-    if a.phone and b.phone:
-        digits_a, digits_b = a.phone.lstrip("+"), b.phone.lstrip("+")
-        found["phone"] = (
-            1.0 if digits_a == digits_b else Levenshtein.normalized_similarity(digits_a, digits_b)
-        )
+        else:  # a typo is close; another address of a namesake (john.smith12 vs john.smith87) is not
+            close = _ratio(local_a, local_b) * (1.0 if domain_a == domain_b else 0.8)
+            numbers_differ = _digits(local_a) != _digits(local_b)
+            found["email"] = close if close >= CLOSE and not numbers_differ else 0.0
+    if a.phone and b.phone:  # one mistyped digit is close; any other difference is another phone
+        distance = Levenshtein.distance(a.phone.lstrip("+"), b.phone.lstrip("+"))
+        found["phone"] = 1.0 if distance == 0 else 0.8 if distance == 1 else 0.0
     if a.company and b.company:
         found["company"] = fuzz.token_set_ratio(a.company.lower(), b.company.lower()) / 100.0
     if a.city and b.city:
