@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import gc
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,8 +65,30 @@ def parse_keys(text: str | None) -> tuple[str, ...]:
     return chosen
 
 
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a scan builds its (acyclic) objects.
+
+    A scan of a large workspace creates a few hundred thousand small objects that all stay alive;
+    every collection triggered on the way walks all of them again, which cost a third of the scan.
+    Reference counting still frees everything; the collector resumes at once afterwards.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def scan(db: DbSession, workspace: Workspace, keys: Iterable[str] = KEYS) -> DedupePlan:
     """R5: the duplicate clusters of a workspace by exact keys, each with its survivor (design §3 order)."""
+    with _no_cyclic_gc():
+        return _scan(db, workspace, keys)
+
+
+def _scan(db: DbSession, workspace: Workspace, keys: Iterable[str]) -> DedupePlan:
     rows: dict[str, Any] = {}
     shared = [
         SharedKey(kind, value, tuple(ids))
