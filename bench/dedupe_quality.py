@@ -256,7 +256,7 @@ def synthetic_rows(
 ) -> tuple[list[dict[str, Any]], dict[str, str]]:
     rows, entity = [], {}
     for r in records:
-        email = phone_text = phone = None
+        email = email_normalized = phone_text = phone = None
         if r.get("email"):
             email, email_normalized = normalize_email(r["email"])
         if r.get("phone_text"):
@@ -265,7 +265,7 @@ def synthetic_rows(
             workspace_id,
             name=r["name"],
             email=email,
-            email_normalized=email_normalized if email else None,
+            email_normalized=email_normalized,
             phone=phone_text,
             phone_e164=phone,
             location_city=r["city"],
