@@ -89,12 +89,9 @@ def scan(db: DbSession, workspace: Workspace, keys: Iterable[str] = KEYS) -> Ded
 
 
 def _scan(db: DbSession, workspace: Workspace, keys: Iterable[str]) -> DedupePlan:
-    rows: dict[str, Any] = {}
-    shared = [
-        SharedKey(kind, value, tuple(ids))
-        for kind in keys
-        for value, ids in repo.shared_keys(db, workspace.id, kind, rows)
-    ]
+    found_keys, rows = repo.shared_keys(db, workspace.id, tuple(dict.fromkeys(keys)))
+    shared = [SharedKey(kind, value, tuple(ids)) for kind, value, ids in found_keys]
+    del found_keys
     facts = {
         row.id: Member(
             row.id,

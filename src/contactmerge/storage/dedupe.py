@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session as DbSession
 
 from contactmerge.storage.tables import Contact
@@ -37,33 +38,54 @@ MEMBER_COLUMNS = (
 
 
 def shared_keys(
-    db: DbSession, workspace_id: str, kind: str, members: dict[str, Any]
-) -> list[tuple[str, list[str]]]:
-    """(value, contact ids) for every value of ``kind`` that two or more live contacts share, sorted.
+    db: DbSession, workspace_id: str, kinds: Sequence[str]
+) -> tuple[list[tuple[str, str, list[str]]], dict[str, Any]]:
+    """(kind, value, contact ids) for every value of ``kinds`` that two or more live contacts share,
+    sorted, and the rows (``MEMBER_COLUMNS``, plain, no ORM objects) of the contacts sharing one.
 
-    One statement per key: the values shared (``GROUP BY … HAVING count(*) > 1``) and, in the same
-    query, what the rules need of every contact sharing one, added to ``members`` by id (plain rows, no
-    ORM objects). Only the sharing contacts ever reach Python.
+    One statement: the values shared (``GROUP BY … HAVING count(*) > 1`` per key) select the contacts
+    sharing any of them, each once with all its keys; they are grouped here by key. Only the sharing
+    contacts ever reach Python.
     """
-    column = KEY_COLUMNS[kind]
-    shared = (
-        select(column)
-        .where(*_live(workspace_id), column.is_not(None))
-        .group_by(column)
-        .having(func.count() > 1)
-    )
+    columns = [KEY_COLUMNS[kind] for kind in kinds]
+    live = _live(workspace_id)
     result = db.connection().execute(
-        select(column, *MEMBER_COLUMNS)
-        .where(*_live(workspace_id), column.in_(shared))
+        select(*MEMBER_COLUMNS, *columns)
+        .where(
+            *live,
+            or_(
+                *(
+                    column.in_(
+                        select(column)
+                        .where(*live, column.is_not(None))
+                        .group_by(column)
+                        .having(func.count() > 1)
+                    )
+                    for column in columns
+                )
+            ),
+        )
         .execution_options(yield_per=10_000)
     )
-    groups: dict[str, list[str]] = {}
+    first = len(MEMBER_COLUMNS)
+    groups: list[dict[str, list[str]]] = [{} for _ in kinds]
+    members: dict[str, Any] = {}
     for part in result.partitions():
         for row in part:
-            value, contact_id = row[0], row[1]
-            if value in groups:
-                groups[value].append(contact_id)
-            else:
-                groups[value] = [contact_id]
+            contact_id = row[0]
             members[contact_id] = row
-    return [(value, sorted(ids)) for value, ids in sorted(groups.items())]
+            for position, group in enumerate(groups, first):
+                value = row[position]
+                if value is None:
+                    continue
+                if value in group:
+                    group[value].append(contact_id)
+                else:
+                    group[value] = [contact_id]
+    shared = [
+        (kind, value, sorted(ids))
+        for kind, group in zip(kinds, groups, strict=True)
+        for value, ids in sorted(group.items())
+        if len(ids) > 1
+    ]
+    return shared, members
