@@ -81,13 +81,16 @@ class Scan:
     held: tuple[HeldKey, ...]
 
 
+_NOT_LETTERS = re.compile(r"[^a-z]")
+
+
 def _name_key(name: str | None) -> str:
-    return re.sub(r"[^a-z]", "", (name or "").lower())
+    return _NOT_LETTERS.sub("", (name or "").lower())
 
 
 def names_disagree(members: Iterable[Member]) -> bool:
     """Two or more different non-empty names (compared without case, spaces or punctuation)."""
-    return len({_name_key(m.name) for m in members if _name_key(m.name)}) > 1
+    return len({_name_key(m.name) for m in members} - {""}) > 1
 
 
 def hold_reason(key: SharedKey, members: Mapping[str, Member], blocklist: Iterable[str] = ()) -> str | None:
