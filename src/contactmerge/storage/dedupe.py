@@ -45,13 +45,13 @@ def shared_keys(
 
     One statement: the values shared (``GROUP BY … HAVING count(*) > 1`` per key) select the contacts
     sharing any of them, each once with all its keys; they are grouped here by key. Only the sharing
-    contacts ever reach Python.
+    contacts ever reach Python, so the result is read whole (no server-side cursor: PostgreSQL plans a
+    cursor for its first rows and re-ran the ``GROUP BY`` for every contact instead of hashing it once).
     """
     columns = [KEY_COLUMNS[kind] for kind in kinds]
     live = _live(workspace_id)
     result = db.connection().execute(
-        select(*MEMBER_COLUMNS, *columns)
-        .where(
+        select(*MEMBER_COLUMNS, *columns).where(
             *live,
             or_(
                 *(
@@ -65,12 +65,11 @@ def shared_keys(
                 )
             ),
         )
-        .execution_options(yield_per=10_000)
     )
     first = len(MEMBER_COLUMNS)
     groups: list[dict[str, list[str]]] = [{} for _ in kinds]
     members: dict[str, Any] = {}
-    for part in result.partitions():
+    for part in result.partitions(10_000):
         for row in part:
             contact_id = row[0]
             members[contact_id] = row
