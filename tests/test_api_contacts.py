@@ -11,17 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import Server, make_workspace
-
-
-def error_of(response: httpx.Response, status: int, code: str, field: str | None = None) -> dict[str, Any]:
-    """The single error of an ``error.list`` response, after checking its status, code and field."""
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["type"] == "error.list"
-    [error] = body["errors"]
-    assert error["code"] == code, error
-    assert error.get("field") == field, error
-    return dict(error)
+from tests.helpers import error_of
 
 
 def create(api: httpx.Client, **fields: Any) -> dict[str, Any]:

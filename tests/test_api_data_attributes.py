@@ -9,21 +9,7 @@ import httpx
 import pytest
 
 from tests.conftest import Server, make_workspace
-
-
-def error_of(response: httpx.Response, status: int, code: str, field: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["type"] == "error.list"
-    [error] = body["errors"]
-    assert error["code"] == code, error
-    assert error.get("field") == field, error
-    return dict(error)
-
-
-def ok(response: httpx.Response) -> dict[str, Any]:
-    assert response.status_code == 200, response.text
-    return dict(response.json())
+from tests.helpers import error_of, ok
 
 
 def listed(api: httpx.Client, **params: Any) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import Database, Server, make_workspace
+from tests.helpers import ok
 
 DAY = 86_400
 D = 1_700_006_400  # 2023-11-15T00:00:00Z, the dataset's day 0
@@ -116,11 +117,6 @@ class Dataset:
     def names(self, rows: list[dict[str, Any]]) -> list[str]:
         by_id = {v: k for k, v in self.ids.items()}
         return [by_id.get(r["id"], f"foreign {r['id']}") for r in rows]
-
-
-def ok(response: httpx.Response) -> dict[str, Any]:
-    assert response.status_code == 200, response.text
-    return dict(response.json())
 
 
 def client_for(server: Server, token: str) -> httpx.Client:
