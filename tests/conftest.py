@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,14 +83,11 @@ def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
             pass
 
 
-@pytest.fixture
-def isolated_database(database: Database, tmp_path: Path) -> Iterator[Database]:
-    """A fresh migrated database of the same backend that no test server (and so no in-process worker) uses.
-
-    For tests that must know which worker applied a mark.
-    """
+@contextmanager
+def another_database(database: Database, folder: Path) -> Iterator[Database]:
+    """A fresh migrated database of the same backend that no test server (nor its worker) uses."""
     if database.backend == "sqlite":
-        urls: Iterator[str] = iter([f"sqlite:///{tmp_path / 'isolated.db'}"])
+        urls: Iterator[str] = iter([f"sqlite:///{folder / 'isolated.db'}"])
     else:
         urls = _fresh_postgres(str(os.environ[POSTGRES_ENV]))
     url = next(urls)
@@ -99,8 +97,15 @@ def isolated_database(database: Database, tmp_path: Path) -> Iterator[Database]:
         yield Database(database.backend, url, engine)
     finally:
         engine.dispose()
-        for _ in urls:
+        for _ in urls:  # runs the PostgreSQL clean-up
             pass
+
+
+@pytest.fixture
+def isolated_database(database: Database, tmp_path: Path) -> Iterator[Database]:
+    """For tests that must know which worker applied a mark."""
+    with another_database(database, tmp_path) as isolated:
+        yield isolated
 
 
 def free_port() -> int:

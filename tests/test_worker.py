@@ -9,7 +9,6 @@ mark here is applied by the worker the test runs.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -26,11 +25,10 @@ from sqlalchemy.orm import Session as DbSession
 from contactmerge.domain.identity import user_hash
 from contactmerge.domain.ids import new_id
 from contactmerge.services import contacts, marks, merging, messenger, workspaces
-from contactmerge.storage.db import make_engine, make_sessionmaker, transaction
-from contactmerge.storage.migrate import upgrade
+from contactmerge.storage.db import make_sessionmaker, transaction
 from contactmerge.storage.tables import Contact, Merge, MergeMark, Workspace
 from contactmerge.worker.runner import BATCH_SIZE, MAX_ATTEMPTS, Worker, backoff
-from tests.conftest import POSTGRES_ENV, Database, _fresh_postgres
+from tests.conftest import Database, another_database
 
 ROOT = Path(__file__).resolve().parents[1]
 LOAD = 10_000
@@ -40,19 +38,8 @@ STAMP = 1_700_000_000
 @pytest.fixture(scope="module")
 def quiet(database: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
     """A migrated database of the test's backend that no test server's worker touches."""
-    if database.backend == "sqlite":
-        urls: Iterator[str] = iter([f"sqlite:///{tmp_path_factory.mktemp('worker') / 'worker.db'}"])
-    else:
-        urls = _fresh_postgres(os.environ[POSTGRES_ENV])
-    url = next(urls)
-    engine = make_engine(url)
-    upgrade(engine)
-    try:
-        yield Database(database.backend, url, engine)
-    finally:
-        engine.dispose()
-        for _ in urls:
-            pass
+    with another_database(database, tmp_path_factory.mktemp("worker")) as quiet_database:
+        yield quiet_database
 
 
 @dataclass
