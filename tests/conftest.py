@@ -61,12 +61,12 @@ def _fresh_postgres(base_url: str) -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
-    """A migrated database of each backend, made fresh for this test session."""
-    if request.param == "sqlite":
-        path: Path = tmp_path_factory.mktemp("sqlite") / "contactmerge.db"
-        urls: Iterator[str] = iter([f"sqlite:///{path}"])
+@contextmanager
+def migrated_database(backend: str, folder: Path) -> Iterator[Database]:
+    """A fresh database of ``backend`` built by the migrations (a file in ``folder``, or a new PostgreSQL
+    database beside the one CONTACTMERGE_TEST_POSTGRES_URL names), dropped afterwards."""
+    if backend == "sqlite":
+        urls: Iterator[str] = iter([f"sqlite:///{folder / 'contactmerge.db'}"])
     else:
         base = os.environ.get(POSTGRES_ENV)
         if not base:
@@ -76,35 +76,24 @@ def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     engine = make_engine(url)
     upgrade(engine)
     try:
-        yield Database(request.param, url, engine)
+        yield Database(backend, url, engine)
     finally:
         engine.dispose()
         for _ in urls:  # runs the PostgreSQL clean-up
             pass
 
 
-@contextmanager
-def another_database(database: Database, folder: Path) -> Iterator[Database]:
-    """A fresh migrated database of the same backend that no test server (nor its worker) uses."""
-    if database.backend == "sqlite":
-        urls: Iterator[str] = iter([f"sqlite:///{folder / 'isolated.db'}"])
-    else:
-        urls = _fresh_postgres(str(os.environ[POSTGRES_ENV]))
-    url = next(urls)
-    engine = make_engine(url)
-    upgrade(engine)
-    try:
-        yield Database(database.backend, url, engine)
-    finally:
-        engine.dispose()
-        for _ in urls:  # runs the PostgreSQL clean-up
-            pass
+@pytest.fixture(scope="session", params=BACKENDS)
+def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    """A migrated database of each backend, made fresh for this test session."""
+    with migrated_database(request.param, tmp_path_factory.mktemp(request.param)) as made:
+        yield made
 
 
 @pytest.fixture
 def isolated_database(database: Database, tmp_path: Path) -> Iterator[Database]:
-    """For tests that must know which worker applied a mark."""
-    with another_database(database, tmp_path) as isolated:
+    """A fresh database of the same backend that no test server (nor its worker) uses."""
+    with migrated_database(database.backend, tmp_path) as isolated:
         yield isolated
 
 

@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
 
-
-def finished(api: httpx.Client, batch_id: str, timeout: float = 20) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = api.get(f"/batches/{batch_id}").json()
-        if body["state"] in ("done", "failed"):
-            return dict(body)
-        time.sleep(0.05)
-    raise AssertionError(f"batch {batch_id} did not finish in {timeout}s")
+from tests.helpers import finished
 
 
 def make(api: httpx.Client, **fields: Any) -> str:
@@ -42,7 +33,7 @@ def test_review_apply_and_undo_a_batch(api: httpx.Client) -> None:
 
     accepted = api.post("/duplicates/apply", json={})
     assert accepted.status_code == 202, accepted.text
-    batch = finished(api, accepted.json()["id"])
+    batch = finished(api, "/batches/" + accepted.json()["id"])
     assert batch["state"] == "done" and batch["counts"]["merged"] == 2
     assert api.get(f"/contacts/{lead}").status_code == 410
     assert api.get(f"/contacts/{other2}").status_code == 200  # rejected: not the same person

@@ -5,10 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
-from typing import Any
 
 import httpx
+
+from tests.helpers import finished
 
 
 def upload(api: httpx.Client, text: str, role: str = "user", **form: str) -> httpx.Response:
@@ -19,22 +19,12 @@ def upload(api: httpx.Client, text: str, role: str = "user", **form: str) -> htt
     )
 
 
-def finished(api: httpx.Client, import_id: str, timeout: float = 20) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = api.get(f"/imports/{import_id}").json()
-        if body["state"] in ("done", "failed"):
-            return dict(body)
-        time.sleep(0.05)
-    raise AssertionError(f"import {import_id} did not finish in {timeout}s")
-
-
 def test_upload_runs_in_the_worker_and_reports(api: httpx.Client) -> None:
     lead = api.post("/contacts", json={"role": "lead", "email": "ada@example.com"}).json()
     text = "user_id;Email;Name\nu1;ADA@example.com;Ada\nu2;not-an-email;Bob\nu3;cy@example.com;Cy\n"
     accepted = upload(api, text)
     assert accepted.status_code == 202, accepted.text
-    body = finished(api, accepted.json()["id"])
+    body = finished(api, "/imports/" + accepted.json()["id"])
     assert body["state"] == "done", body
     assert body["counts"] == {"created": 2, "merged": 1, "invalid": 1}
     assert body["format"]["delimiter"] == ";"
@@ -55,7 +45,8 @@ def test_upload_runs_in_the_worker_and_reports(api: httpx.Client) -> None:
 
 
 def test_dry_run_over_http_writes_nothing(api: httpx.Client) -> None:
-    body = finished(api, upload(api, "email\na@example.com\nb@example.com\n", dry_run="true").json()["id"])
+    dry = upload(api, "email\na@example.com\nb@example.com\n", dry_run="true")
+    body = finished(api, "/imports/" + dry.json()["id"])
     assert body["dry_run"] is True and body["counts"] == {"created": 2}
     assert api.get("/contacts").json()["total_count"] == 0
 
@@ -65,9 +56,8 @@ def test_bad_uploads_are_refused_naming_the_field(api: httpx.Client) -> None:
     assert upload(api, "").json()["errors"][0]["field"] == "file"
     bad_map = upload(api, "email\na@example.com\n", map="{not json")
     assert bad_map.status_code == 400 and bad_map.json()["errors"][0]["field"] == "map"
-    wrong_target = finished(
-        api, upload(api, "email\na@example.com\n", map=json.dumps({"email": "nonsense"})).json()["id"]
-    )
+    wrong_map = upload(api, "email\na@example.com\n", map=json.dumps({"email": "nonsense"}))
+    wrong_target = finished(api, "/imports/" + wrong_map.json()["id"])
     assert wrong_target["state"] == "failed" and "map" in wrong_target["error"]
     missing = api.post("/imports", data={"role": "user"})
     assert missing.status_code == 400 and missing.json()["errors"][0]["field"] == "file"

@@ -28,7 +28,7 @@ from contactmerge.services import contacts, marks, merging, messenger, workspace
 from contactmerge.storage.db import make_sessionmaker, transaction
 from contactmerge.storage.tables import Contact, Merge, MergeMark, Workspace
 from contactmerge.worker.runner import BATCH_SIZE, MAX_ATTEMPTS, Worker, backoff
-from tests.conftest import Database, another_database
+from tests.conftest import Database, migrated_database
 
 ROOT = Path(__file__).resolve().parents[1]
 LOAD = 10_000
@@ -38,7 +38,7 @@ STAMP = 1_700_000_000
 @pytest.fixture(scope="module")
 def quiet(database: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
     """A migrated database of the test's backend that no test server's worker touches."""
-    with another_database(database, tmp_path_factory.mktemp("worker")) as quiet_database:
+    with migrated_database(database.backend, tmp_path_factory.mktemp("worker")) as quiet_database:
         yield quiet_database
 
 
