@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session as DbSession
 
+from contactmerge.storage.db import among
 from contactmerge.storage.paging import Page
 from contactmerge.storage.tables import (
     Contact,
@@ -37,7 +38,7 @@ def lock_contacts(db: DbSession, workspace_id: str, contact_ids: Iterable[str]) 
     """Both contacts of a merge, locked in id order so two merges never wait on each other in a cycle."""
     rows = db.scalars(
         select(Contact)
-        .where(Contact.workspace_id == workspace_id, Contact.id.in_(sorted(set(contact_ids))))
+        .where(Contact.workspace_id == workspace_id, among(db, Contact.id, sorted(set(contact_ids))))
         .order_by(Contact.id)
         .with_for_update()
         .execution_options(populate_existing=True)
@@ -128,7 +129,7 @@ def count_rows_of(db: DbSession, workspace_id: str, contact_ids: list[str]) -> d
         return counts
     queries: dict[str, Any] = {
         kind: select(table.contact_id, func.count())
-        .where(table.workspace_id == workspace_id, table.contact_id.in_(contact_ids))
+        .where(table.workspace_id == workspace_id, among(db, table.contact_id, contact_ids))
         .group_by(table.contact_id)
         for kind, table in {**MOVABLE, "tags": ContactTag}.items()
     }
@@ -174,7 +175,7 @@ def move_rows(db: DbSession, workspace_id: str, mapping: dict[str, str]) -> dict
     for kind, table in MOVABLE.items():
         result = db.execute(
             update(table)
-            .where(table.workspace_id == workspace_id, table.contact_id.in_(list(mapping)))
+            .where(table.workspace_id == workspace_id, among(db, table.contact_id, list(mapping)))
             .values(contact_id=_new_owner(table.contact_id, mapping))
             .execution_options(synchronize_session=False)
         )
@@ -186,7 +187,7 @@ def tag_links(db: DbSession, workspace_id: str, contact_ids: list[str]) -> list[
     """(contact_id, tag_id) of every tag link of these contacts."""
     rows = db.execute(
         select(ContactTag.contact_id, ContactTag.tag_id)
-        .where(ContactTag.workspace_id == workspace_id, ContactTag.contact_id.in_(contact_ids))
+        .where(ContactTag.workspace_id == workspace_id, among(db, ContactTag.contact_id, contact_ids))
         .order_by(ContactTag.contact_id, ContactTag.tag_id)
     )
     return [(contact_id, tag_id) for contact_id, tag_id in rows]
@@ -224,7 +225,7 @@ def combine_summaries(db: DbSession, workspace_id: str, mapping: dict[str, str])
             func.max(EventSummary.last),
             func.sum(EventSummary.count),
         )
-        .where(EventSummary.workspace_id == workspace_id, EventSummary.contact_id.in_(list(mapping)))
+        .where(EventSummary.workspace_id == workspace_id, among(db, EventSummary.contact_id, list(mapping)))
         .group_by(EventSummary.workspace_id, EventSummary.event_name, *([target] if len(mapping) > 1 else []))
     )
     stmt = insert_(EventSummary).from_select(
@@ -243,7 +244,7 @@ def combine_summaries(db: DbSession, workspace_id: str, mapping: dict[str, str])
     )
     db.execute(
         delete(EventSummary)
-        .where(EventSummary.workspace_id == workspace_id, EventSummary.contact_id.in_(list(mapping)))
+        .where(EventSummary.workspace_id == workspace_id, among(db, EventSummary.contact_id, list(mapping)))
         .execution_options(synchronize_session=False)
     )
 
@@ -255,7 +256,7 @@ def recompute_summaries(db: DbSession, workspace_id: str, contact_ids: Iterable[
         return
     db.execute(
         delete(EventSummary)
-        .where(EventSummary.workspace_id == workspace_id, EventSummary.contact_id.in_(ids))
+        .where(EventSummary.workspace_id == workspace_id, among(db, EventSummary.contact_id, ids))
         .execution_options(synchronize_session=False)
     )
     grouped = (
@@ -267,7 +268,7 @@ def recompute_summaries(db: DbSession, workspace_id: str, contact_ids: Iterable[
             func.max(Event.created_at),
             func.count(),
         )
-        .where(Event.workspace_id == workspace_id, Event.contact_id.in_(ids))
+        .where(Event.workspace_id == workspace_id, among(db, Event.contact_id, ids))
         .group_by(Event.workspace_id, Event.contact_id, Event.event_name)
     )
     db.execute(
