@@ -3,6 +3,10 @@
 A users CSV goes into a workspace that already holds contacts, 10% of its rows sharing an email with an
 existing lead (so 10% of rows merge a lead). The baseline loads the same rows into a bare table of the
 same database: ``COPY`` on PostgreSQL, one ``executemany`` INSERT on SQLite.
+
+A second baseline shows where the floor really is: the same rows written, unvalidated and unmatched, into
+the ``contacts`` table itself (with the indexes that matching needs) through the same driver-level bulk
+insert the import uses, in a fresh database seeded alike.
 """
 
 from __future__ import annotations
@@ -16,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, insert, text
+from sqlalchemy.orm import Session, sessionmaker
 
 from bench.common import Result, fresh_database, timed
 from bench.merges import contact_row
 from contactmerge.services import importing, workspaces
+from contactmerge.storage import imports as imports_repo
 from contactmerge.storage.db import make_sessionmaker, transaction
 from contactmerge.storage.tables import Contact
 
@@ -121,6 +127,40 @@ def bare_load(engine: Engine, path: Path) -> None:
         raw.close()
 
 
+def contacts_table_load(sessions: sessionmaker[Session], workspace_id: str, path: Path) -> None:
+    """The rows as new contacts, no validation, no matching, no merges: the write an import cannot avoid."""
+    with transaction(sessions) as db, path.open(newline="") as handle:
+        reader = csv.reader(handle)
+        next(reader)
+        batch: list[dict[str, Any]] = []
+        for user_id, email, name, phone in reader:
+            batch.append(
+                contact_row(
+                    workspace_id,
+                    "user",
+                    external_id=user_id,
+                    email=email,
+                    email_normalized=email.lower(),
+                    email_domain=email.rpartition("@")[2],
+                    name=name,
+                    phone=phone,
+                )
+            )
+            if len(batch) == importing.CHUNK_ROWS:
+                imports_repo.insert_contacts(db, batch)
+                batch = []
+        imports_repo.insert_contacts(db, batch)
+
+
+def indexed_floor(backend: str, path: Path, rows: int) -> float:
+    with fresh_database(backend) as engine:
+        sessions = make_sessionmaker(engine)
+        with transaction(sessions) as db:
+            workspace_id = workspaces.create_workspace(db, "floor").workspace.id
+        seed(engine, workspace_id, max(EXISTING * rows // ROWS, rows // 10), rows)
+        return timed(lambda: contacts_table_load(sessions, workspace_id, path))
+
+
 def run(backend: str) -> Result:
     figures: dict[str, float] = {}
     sizes = sorted({max(1000, ROWS // 4), ROWS})
@@ -154,10 +194,15 @@ def run(backend: str) -> Result:
                 figures[f"rows_{rows}_ratio_to_bare_load"] = floor / seconds
                 figures[f"rows_{rows}_peak_rss_mb"] = memory.peak / 1e6
                 figures[f"rows_{rows}_merged"] = float(done.counts.get("merged", 0))
+            indexed = indexed_floor(backend, path, rows)
+            figures[f"rows_{rows}_ratio_to_contacts_table_load"] = indexed / seconds
+            figures[f"rows_{rows}_contacts_table_load_ratio_to_bare_load"] = floor / indexed
     return Result(
         "csv import",
         backend,
         figures,
         f"{ROWS:,} user rows, 10% merging a lead, into {EXISTING:,} contacts; ratio = bare load time / "
-        "import time (goal >= 0.5); peak RSS should not grow with the file",
+        "import time (goal >= 0.5); the contacts-table load (the same rows written unvalidated into the "
+        "indexed contacts table) shows how much of the goal any import can reach; peak RSS should not grow "
+        "with the file",
     )
