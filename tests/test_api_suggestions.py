@@ -108,6 +108,12 @@ def test_cli_lists_and_rejects_suggestions(
     ws = ["--workspace", workspace.app_id]
     with client_for(server, workspace) as api:
         pairs = seed(api)
+        for _ in range(2):
+            make(api, role="lead", email="bo@example.com", name="Bo")
+        [cluster] = ok(api.get("/duplicates"))["data"]
+        by_cli = run(database.url, "dedupe", "--reject", cluster["id"], *ws)
+        assert by_cli.returncode == 0 and f"rejected cluster {cluster['id']}" in by_cli.stdout, by_cli.stderr
+        assert [c["decision"] for c in ok(api.get("/duplicates"))["data"]] == ["rejected"]
     listed = run(database.url, "dedupe", "--fuzzy", *ws)
     assert listed.returncode == 0, listed.stderr
     assert all(pair in listed.stdout for pair in pairs.values()) and "3 suggestions" in listed.stdout
