@@ -1,11 +1,13 @@
 """A worker in a separate process, for the worker load and crash tests.
 
-    python -m tests.worker_child DB_URL [--go FILE] [--name NAME] [--die-after N] [--deadline SECONDS]
+    python -m tests.worker_child DB_URL [--go FILE] [--name NAME] [--die-after N [--die-step STEP]]
+                                 [--deadline SECONDS]
 
 Waits for ``--go`` to exist (so several workers start together), then applies marks until none is ready
 any more, counting marks another worker still holds (or held when it died: those are claimed again once
 its transaction is gone), and prints one JSON line: ``{"name", "handled"}``. With ``--die-after N`` it
-kills itself with SIGKILL when it has recorded its Nth merge, inside the transaction applying it.
+kills itself with SIGKILL when it has recorded its Nth merge, inside the transaction applying it (or, with
+``--die-step``, when a merge reaches that step of ``services.faults`` for the Nth time).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ def main() -> int:
     parser.add_argument("--go")
     parser.add_argument("--name", default="worker")
     parser.add_argument("--die-after", type=int)
+    parser.add_argument("--die-step", default="recorded")
     parser.add_argument("--deadline", type=float, default=120)
     args = parser.parse_args()
 
@@ -43,7 +46,7 @@ def main() -> int:
 
         def die(step: str) -> None:
             nonlocal recorded
-            if step == "recorded":
+            if step == args.die_step:
                 recorded += 1
                 if recorded >= args.die_after:
                     os.kill(os.getpid(), signal.SIGKILL)

@@ -9,9 +9,12 @@ from pathlib import Path
 import typer
 from rich.progress import Progress
 from rich.table import Table
+from sqlalchemy.orm import Session as DbSession
 
 from contactmerge.cli.common import console, err_console, unit_of_work
-from contactmerge.services import dedupe, merging, workspaces
+from contactmerge.errors import BadRequest
+from contactmerge.services import dedupe, duplicates, merging, workspaces
+from contactmerge.storage.tables import Workspace
 
 WorkspaceOption = typer.Option(None, "--workspace", help="The workspace's app_id (default: the only one).")
 
@@ -24,12 +27,29 @@ def dedupe_command(
     clusters: list[str] = typer.Option([], "--cluster", help="With --apply: only these cluster ids."),
     json_out: Path | None = typer.Option(None, "--json", help="Write the plan as JSON to this file."),
     csv_out: Path | None = typer.Option(None, "--csv", help="Write the plan as CSV (one row per contact)."),
+    fuzzy: bool = typer.Option(
+        False,
+        "--fuzzy",
+        help="Show fuzzy suggestions (similar names, emails, phones) instead; never applied.",
+    ),
+    min_score: float = typer.Option(0.8, "--min-score", help="With --fuzzy: the lowest score shown."),
+    reject: list[str] = typer.Option(
+        [], "--reject", help="A cluster id or suggestion id (a:b) that is not the same person: remembered."
+    ),
     workspace: str | None = WorkspaceOption,
 ) -> None:
     """Find duplicate clusters by shared normalized email, external_id or E.164 phone (R5) and show the plan;
-    --apply merges them as one batch that `contactmerge merges undo --batch ID` takes back."""
+    --apply merges them as one batch that `contactmerge merges undo --batch ID` takes back. --fuzzy shows
+    suggestions; --reject remembers a cluster or suggestion as not the same person."""
+    if fuzzy and (apply or clusters or csv_out):
+        raise BadRequest("fuzzy suggestions are never applied in bulk: review them one by one", field="fuzzy")
     with unit_of_work() as db:
         chosen = workspaces.resolve(db, workspace)
+        for subject in reject:
+            _reject(db, chosen, subject)
+        if fuzzy:
+            _show_suggestions(db, chosen, min_score, json_out)
+            return
         plan = dedupe.scan(db, chosen, dedupe.parse_keys(keys))
         summary = plan.summary()
         if json_out:
@@ -58,6 +78,41 @@ def dedupe_command(
     console.print(
         f"merged {merged} contacts in batch {batch_id}; undo with: "
         f"contactmerge merges undo --batch {batch_id}",
+        highlight=False,
+    )
+
+
+def _reject(db: DbSession, workspace: Workspace, subject: str) -> None:
+    if duplicates.is_pair(subject):
+        first, second = duplicates.reject_pair(db, workspace, subject)
+        console.print(f"rejected suggestion {first}:{second}: not suggested again", highlight=False)
+    else:
+        duplicates.decide(db, workspace, subject, "rejected")
+        console.print(
+            f"rejected cluster {subject}: kept apart while its members stay the same", highlight=False
+        )
+
+
+def _show_suggestions(db: DbSession, workspace: Workspace, min_score: float, json_out: Path | None) -> None:
+    found = duplicates.suggestions(db, workspace, min_score=min_score)
+    if json_out:
+        rows = [
+            {"id": duplicates.pair_id(s.contact_a, s.contact_b), "score": s.score, "reasons": list(s.reasons)}
+            for s in found.suggestions
+        ]
+        json_out.write_text(json.dumps({"suggestions": rows}, indent=2))
+    table = Table("suggestion", "score", "why", title="fuzzy suggestions", title_justify="left")
+    for s in found.suggestions:
+        table.add_row(duplicates.pair_id(s.contact_a, s.contact_b), f"{s.score:.2f}", "; ".join(s.reasons))
+    console.print(table)
+    for block in found.skipped_blocks[:10]:
+        console.print(
+            f"[yellow]skipped[/] {block.kind} {block.value}: {block.size} contacts, too many to compare",
+            highlight=False,
+        )
+    console.print(
+        f"{len(found.suggestions)} suggestions; never applied: merge a pair with POST /contacts/merge, "
+        "or --reject ID to never see it again",
         highlight=False,
     )
 

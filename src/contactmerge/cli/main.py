@@ -85,8 +85,14 @@ def workspace_set(
     identity_verification: str | None = typer.Option(None, help="off, optional or enforced."),
     email_match: str | None = typer.Option(None, help="R2: on_login, immediate or off."),
     fan_in_cap: int | None = typer.Option(None, help="Merges one contact may absorb in 24 hours."),
+    dedupe_provider_rules: bool | None = typer.Option(
+        None,
+        "--dedupe-provider-rules/--no-dedupe-provider-rules",
+        help="Duplicate scan: read Gmail-style emails as the provider does (dots, +tag ignored).",
+    ),
 ) -> None:
-    """Change a workspace's identity verification, email matching (R2) and merge fan-in cap."""
+    """Change a workspace's identity verification, email matching (R2), merge fan-in cap and duplicate
+    scan email rules (R5)."""
     with unit_of_work() as db:
         chosen = workspaces.update_settings(
             db,
@@ -94,11 +100,14 @@ def workspace_set(
             identity_verification=identity_verification,
             email_match=email_match,
             fan_in_cap=fan_in_cap,
+            dedupe_provider_rules=dedupe_provider_rules,
         )
+        provider_rules = "on" if chosen.settings.get("dedupe_provider_rules") else "off"
         summary = (
             f"{chosen.app_id}: identity verification {chosen.identity_verification}, "
             f"email match {chosen.settings.get('email_match', 'on_login')}, "
-            f"fan-in cap {chosen.settings.get('merge_fan_in_cap', 50)}"
+            f"fan-in cap {chosen.settings.get('merge_fan_in_cap', 50)}, "
+            f"dedupe provider rules {provider_rules}"
         )
     console.print(summary, highlight=False)
 

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from contactmerge.domain.dedupe import ROLE_MAILBOXES
-from contactmerge.domain.identifiers import canonical_email, is_junk
+from contactmerge.domain.identifiers import is_junk
+from contactmerge.domain.identifiers import provider_email as provider_email  # the rule lives there
 
-GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
 COMPANY_ATTRIBUTES = ("company", "company_name")
 WEIGHTS: Mapping[str, float] = {"name": 0.4, "email": 0.3, "phone": 0.2, "company": 0.05, "city": 0.05}
 NAMES_DISAGREE_BELOW = 0.6  # a name similarity under this means two different people…
@@ -40,15 +40,6 @@ class Suggestion:
     contact_b: str
     score: float
     reasons: tuple[str, ...]
-
-
-def provider_email(address: str) -> str:
-    """The canonical email, with Gmail-style rules: dots and ``+tag`` ignored, googlemail.com = gmail.com."""
-    canonical = canonical_email(address)
-    local, _, domain = canonical.rpartition("@")
-    if not local or domain not in GMAIL_DOMAINS:
-        return canonical
-    return f"{local.partition('+')[0].replace('.', '')}@gmail.com"
 
 
 def email_local_key(address: str) -> str | None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 JUNK_VALUES = frozenset({"null", "undefined", "anonymous", "0", "-1", "[object object]", "nan", "none", ""})
 
@@ -31,3 +32,53 @@ def canonical_email(address: str) -> str:
 def email_domain(canonical: str) -> str:
     """The part after the last ``@`` of a canonical email."""
     return canonical.rpartition("@")[2]
+
+
+@dataclass(frozen=True)
+class MailboxRule:
+    """How a mail provider reads the local part: which spellings reach the same mailbox."""
+
+    domain: str  # the provider's canonical domain (googlemail.com is gmail.com)
+    ignores_dots: bool  # john.doe and johndoe are one mailbox
+    plus_tags: bool  # john+news is delivered to john
+
+
+# Documented by the providers themselves. Dots: Gmail only. ``+tag`` sub-addressing: Gmail, Outlook.com,
+# iCloud, Fastmail, Proton. (Yahoo's disposable addresses use a chosen base name, not a tag: left out.)
+MAILBOX_RULES: Mapping[str, MailboxRule] = {
+    "gmail.com": MailboxRule("gmail.com", ignores_dots=True, plus_tags=True),
+    "googlemail.com": MailboxRule("gmail.com", ignores_dots=True, plus_tags=True),
+    **{
+        domain: MailboxRule(domain, ignores_dots=False, plus_tags=True)
+        for domain in (
+            "outlook.com",
+            "hotmail.com",
+            "live.com",
+            "msn.com",
+            "icloud.com",
+            "me.com",
+            "mac.com",
+            "fastmail.com",
+            "fastmail.fm",
+            "protonmail.com",
+            "protonmail.ch",
+            "proton.me",
+            "pm.me",
+        )
+    },
+}
+
+
+def provider_email(address: str) -> str:
+    """The canonical email read as its provider reads it (``MAILBOX_RULES``): for Gmail, dots and ``+tag``
+    ignored and googlemail.com = gmail.com; for the others listed, ``+tag`` ignored; any other: as is."""
+    canonical = canonical_email(address)
+    local, _, domain = canonical.rpartition("@")
+    rule = MAILBOX_RULES.get(domain)
+    if not local or rule is None:
+        return canonical
+    if rule.plus_tags:
+        local = local.partition("+")[0]
+    if rule.ignores_dots:
+        local = local.replace(".", "")
+    return f"{local}@{rule.domain}"

@@ -1,21 +1,23 @@
 """Reviewing duplicates (R5): people approve or reject clusters, and bulk merges run as worker batches.
 
 A rejected cluster ("not the same person") never comes back while its members stay the same; an approved
-cluster of two users is merged, forced, which design §3 allows only on explicit approval.
+cluster of two users is merged, forced, which design §3 allows only on explicit approval. A rejected fuzzy
+suggestion is remembered by its pair of contacts (subject ``a:b``, a < b) and never suggested again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session as DbSession
 
 from contactmerge.domain.dedupe import KEYS
 from contactmerge.domain.ids import new_id, now
-from contactmerge.errors import Conflict, NotFound
-from contactmerge.services import dedupe, merging
+from contactmerge.errors import BadRequest, Conflict, NotFound
+from contactmerge.services import dedupe, fuzzy, merging
 from contactmerge.storage import batches as repo
+from contactmerge.storage import contacts as contacts_repo
 from contactmerge.storage.tables import Batch, DuplicateDecision, Workspace
 
 
@@ -37,6 +39,11 @@ def review(db: DbSession, workspace: Workspace, keys: Iterable[str] = KEYS) -> l
 
 
 def decide(db: DbSession, workspace: Workspace, cluster_id: str, verdict: str) -> Reviewed:
+    if is_pair(cluster_id):
+        raise BadRequest(
+            "a fuzzy suggestion can only be rejected; merge its contacts with POST /contacts/merge",
+            field="id",
+        )
     current = {r.planned.cluster.id: r for r in review(db, workspace)}
     if cluster_id not in current:
         raise NotFound(f"no duplicate cluster '{cluster_id}' in a scan of this workspace now", field="id")
@@ -52,6 +59,53 @@ def decide(db: DbSession, workspace: Workspace, cluster_id: str, verdict: str) -
         ),
     )
     return Reviewed(planned, verdict)
+
+
+def is_pair(subject: str) -> bool:
+    """A suggestion's id names its two contacts, ``a:b``; a cluster's id is one contact id."""
+    return ":" in subject
+
+
+def pair_id(contact_a: str, contact_b: str) -> str:
+    first, second = sorted((contact_a, contact_b))
+    return f"{first}:{second}"
+
+
+def suggestions(
+    db: DbSession,
+    workspace: Workspace,
+    *,
+    min_score: float = 0.8,
+    limit: int | None = fuzzy.DEFAULT_LIMIT,
+    block_cap: int = fuzzy.DEFAULT_BLOCK_CAP,
+) -> fuzzy.FuzzyScan:
+    """R5 fuzzy suggestions, best first, without the pairs people rejected as not the same person."""
+    found = fuzzy.scan(db, workspace, min_score=min_score, limit=None, block_cap=block_cap)
+    rejected = repo.rejected_pairs(db, workspace.id)
+    kept = [s for s in found.suggestions if pair_id(s.contact_a, s.contact_b) not in rejected]
+    return replace(found, suggestions=tuple(kept if limit is None else kept[:limit]))
+
+
+def reject_pair(db: DbSession, workspace: Workspace, subject: str) -> tuple[str, str]:
+    """Remember two contacts of this workspace as "not the same person": never suggested together again."""
+    parts = subject.split(":")
+    if len(parts) != 2 or not all(parts) or parts[0] == parts[1]:
+        raise BadRequest(f"'{subject}' is not a suggestion id: two contact ids joined by ':'", field="id")
+    for contact_id in parts:
+        if contacts_repo.get(db, workspace.id, contact_id) is None:
+            raise NotFound(f"Contact Not Found: no contact has id '{contact_id}'", field="id")
+    first, second = sorted(parts)
+    repo.decide(
+        db,
+        DuplicateDecision(
+            workspace_id=workspace.id,
+            subject=pair_id(first, second),
+            verdict="rejected",
+            members=[first, second],
+            decided_at=now(),
+        ),
+    )
+    return first, second
 
 
 def start_batch(db: DbSession, workspace: Workspace, *, keys: Iterable[str], cluster_ids: list[str]) -> Batch:

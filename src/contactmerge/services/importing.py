@@ -24,6 +24,7 @@ from contactmerge.services.csv_source import CsvFormat, read_rows_with_offsets, 
 from contactmerge.services.import_chunk import SAMPLE_LIMIT, ChunkContext, ChunkOutcome, process_chunk
 from contactmerge.storage import imports as repo
 from contactmerge.storage import merges as merges_repo
+from contactmerge.storage import statistics
 from contactmerge.storage.db import read_only, transaction
 from contactmerge.storage.tables import Contact, Import, ImportFileChunk, Workspace
 
@@ -105,7 +106,7 @@ def run_import(
         for number, (rows, consumed) in enumerate(_chunks(open_bytes, fmt, job.rows_done, chunk_rows)):
             if number % ANALYZE_EVERY_CHUNKS == 0:
                 with transaction(sessions) as db:
-                    repo.refresh_statistics(db)
+                    statistics.refresh_statistics(db)
             with transaction(sessions) as db:
                 job, ctx = _context(db, workspace_id, import_id, fmt, region)
                 outcome = process_chunk(db, ctx, rows)
@@ -115,6 +116,7 @@ def run_import(
         with transaction(sessions) as db:
             job = _locked(db, workspace_id, import_id)
             job.state, job.finished_at = "done", now()
+            statistics.refresh_if_stale(db)  # the last chunks: for the duplicate scan that often follows
         return job
     except BadRequest as error:
         _fail(

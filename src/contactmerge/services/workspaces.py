@@ -107,8 +107,10 @@ def update_settings(
     identity_verification: str | None = None,
     email_match: str | None = None,
     fan_in_cap: int | None = None,
+    dedupe_provider_rules: bool | None = None,
 ) -> Workspace:
-    """Change how a workspace verifies logins (§4), applies R2, and caps merges into one contact (§3)."""
+    """Change how a workspace verifies logins (§4), applies R2, caps merges into one contact (§3), and
+    whether the exact duplicate scan (R5) reads emails as their provider does (Gmail dots, ``+tag``)."""
     if identity_verification is not None:
         if identity_verification not in VERIFICATION_MODES:
             raise BadRequest(
@@ -127,6 +129,8 @@ def update_settings(
         if fan_in_cap < 1:
             raise BadRequest("the fan-in cap is at least 1", field="fan_in_cap")
         settings["merge_fan_in_cap"] = fan_in_cap
+    if dedupe_provider_rules is not None:
+        settings["dedupe_provider_rules"] = dedupe_provider_rules
     workspace.settings = settings
     db.flush()
     return workspace

@@ -34,3 +34,16 @@ def decisions(db: DbSession, workspace_id: str) -> dict[str, DuplicateDecision]:
 
 def decide(db: DbSession, decision: DuplicateDecision) -> DuplicateDecision:
     return db.merge(decision)
+
+
+def rejected_pairs(db: DbSession, workspace_id: str) -> set[str]:
+    """The subjects (``a:b``) of the suggested pairs people rejected in this workspace."""
+    return set(
+        db.scalars(
+            select(DuplicateDecision.subject).where(
+                DuplicateDecision.workspace_id == workspace_id,
+                DuplicateDecision.verdict == "rejected",
+                DuplicateDecision.subject.contains(":"),
+            )
+        )
+    )

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select, union
+from sqlalchemy import String, case, func, literal, select, union
 from sqlalchemy.orm import Session as DbSession
 
+from contactmerge.domain.identifiers import MAILBOX_RULES, MailboxRule
 from contactmerge.storage.tables import Contact
 
 KEY_COLUMNS: dict[str, Any] = {
@@ -15,6 +16,30 @@ KEY_COLUMNS: dict[str, Any] = {
     "external_id": Contact.external_id,
     "phone": Contact.phone_e164,
 }
+
+
+def provider_email_sql(dialect: str) -> Any:
+    """``domain.identifiers.provider_email`` of a contact's email as a SQL expression, built from the same
+    ``MAILBOX_RULES``, so the scan groups by it inside the database (a test holds the two equal).
+
+    The local part is the email without ``@`` and its stored ``email_domain`` (the part after the last
+    ``@``); ``+tag`` is cut at the first ``+``, as ``str.partition`` does.
+    """
+    email, domain = Contact.email_normalized, Contact.email_domain
+    local = func.substr(email, 1, func.length(email) - func.length(domain) - 1, type_=String)
+    by_rule: dict[MailboxRule, list[str]] = {}
+    for name, rule in MAILBOX_RULES.items():
+        by_rule.setdefault(rule, []).append(name)
+    whens = []
+    for rule, domains in by_rule.items():
+        part: Any = local
+        if rule.plus_tags:
+            plus = func.instr(part, "+") if dialect == "sqlite" else func.strpos(part, "+")
+            part = case((plus > 0, func.substr(part, 1, plus - 1, type_=String)), else_=part)
+        if rule.ignores_dots:
+            part = func.replace(part, ".", "", type_=String)
+        whens.append((domain.in_(domains), part + literal("@" + rule.domain, String)))
+    return case(*whens, else_=email)
 
 
 def _live(workspace_id: str) -> list[Any]:
@@ -37,29 +62,33 @@ MEMBER_COLUMNS = (
 )
 
 
+def _shared_values(column: Any, live: list[Any]) -> Any:
+    """The values of ``column`` two or more live contacts share (an expression is grouped through a
+    subquery: PostgreSQL cannot tell that two copies of it with bound parameters are the same)."""
+    if not any(column is plain for plain in KEY_COLUMNS.values()):
+        keyed = select(column.label("key")).where(*live).subquery()
+        column = keyed.c.key
+        live = []
+    return select(column).where(*live, column.is_not(None)).group_by(column).having(func.count() > 1)
+
+
 def shared_keys(
-    db: DbSession, workspace_id: str, kinds: Sequence[str]
+    db: DbSession, workspace_id: str, kinds: Sequence[str], *, provider_rules: bool = False
 ) -> tuple[list[tuple[str, str, list[str]]], dict[str, Any]]:
     """(kind, value, contact ids) for every value of ``kinds`` that two or more live contacts share,
-    sorted, and the rows (``MEMBER_COLUMNS``, plain, no ORM objects) of the contacts sharing one.
+    sorted, and the rows (``MEMBER_COLUMNS``, plain, no ORM objects) of the contacts sharing one. With
+    ``provider_rules`` an email is compared as its provider reads it (``provider_email_sql``).
 
     One statement: the values shared (``GROUP BY … HAVING count(*) > 1`` per key) pick, as semi-joins,
     the contacts sharing any of them, each once with all its keys; they are grouped here by key. (An
     ``OR`` of ``IN`` subqueries made PostgreSQL re-run a ``GROUP BY`` per contact at 1M contacts; so
     did a server-side cursor.) Only the sharing contacts ever reach Python, so the result is read whole.
     """
-    columns = [KEY_COLUMNS[kind] for kind in kinds]
+    email = provider_email_sql(db.get_bind().dialect.name) if provider_rules else KEY_COLUMNS["email"]
+    columns = [email if kind == "email" else KEY_COLUMNS[kind] for kind in kinds]
     live = _live(workspace_id)
     sharing = union(
-        *(
-            select(Contact.id).where(
-                *live,
-                column.in_(
-                    select(column).where(*live, column.is_not(None)).group_by(column).having(func.count() > 1)
-                ),
-            )
-            for column in columns
-        )
+        *(select(Contact.id).where(*live, column.in_(_shared_values(column, live))) for column in columns)
     )
     result = db.connection().execute(
         select(*MEMBER_COLUMNS, *columns).where(Contact.workspace_id == workspace_id, Contact.id.in_(sharing))

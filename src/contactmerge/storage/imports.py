@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session as DbSession
 
 from contactmerge.storage.db import among
@@ -207,10 +207,3 @@ def touch(db: DbSession, workspace_id: str, import_id: str, heartbeat: float) ->
         .values(heartbeat_at=heartbeat)
         .execution_options(synchronize_session=False)
     )
-
-
-def refresh_statistics(db: DbSession) -> None:
-    """PostgreSQL plans from table statistics; an import that adds many contacts makes them stale long before
-    autovacuum notices, and a stale plan turns a key lookup into a scan. SQLite needs nothing here."""
-    if db.get_bind().dialect.name == "postgresql":
-        db.execute(text("ANALYZE contacts"))

@@ -1,4 +1,5 @@
-"""Duplicates (R5): review clusters, approve or reject them, apply them as a worker batch, undo it."""
+"""Duplicates (R5): review clusters and fuzzy suggestions, approve or reject them, apply clusters as a worker
+batch, undo it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pydantic import Field
 
 from contactmerge.api.deps import ApiContext, api_context
 from contactmerge.api.schemas import Body
+from contactmerge.domain.fuzzy import Suggestion
 from contactmerge.errors import BadRequest
 from contactmerge.services import dedupe, duplicates
 from contactmerge.storage.tables import Batch
@@ -38,6 +40,34 @@ def cluster_json(reviewed: duplicates.Reviewed) -> dict[str, Any]:
     }
 
 
+def suggestion_json(suggestion: Suggestion) -> dict[str, Any]:
+    return {
+        "type": "duplicate_suggestion",
+        "id": duplicates.pair_id(suggestion.contact_a, suggestion.contact_b),
+        "contacts": [suggestion.contact_a, suggestion.contact_b],
+        "score": suggestion.score,
+        "reasons": list(suggestion.reasons),
+        "decision": None,
+    }
+
+
+def _page_checked(per_page: int, page: int, ctx: ApiContext) -> None:
+    if not 1 <= per_page <= ctx.settings.max_per_page:
+        raise BadRequest(f"per_page must be between 1 and {ctx.settings.max_per_page}", field="per_page")
+    if page < 1:
+        raise BadRequest("page starts at 1", field="page")
+
+
+def _listing(data: list[dict[str, Any]], total: int, per_page: int, page: int) -> dict[str, Any]:
+    total_pages = max(1, -(-total // per_page))
+    return {
+        "type": "list",
+        "data": data,
+        "total_count": total,
+        "pages": {"type": "pages", "page": page, "per_page": per_page, "total_pages": total_pages},
+    }
+
+
 def batch_json(batch: Batch) -> dict[str, Any]:
     return {
         "type": "batch",
@@ -59,19 +89,31 @@ def list_duplicates(
     page: int = 1,
     ctx: ApiContext = Depends(api_context),
 ) -> dict[str, Any]:
-    if not 1 <= per_page <= ctx.settings.max_per_page:
-        raise BadRequest(f"per_page must be between 1 and {ctx.settings.max_per_page}", field="per_page")
-    if page < 1:
-        raise BadRequest("page starts at 1", field="page")
+    _page_checked(per_page, page, ctx)
     found = duplicates.review(ctx.db, ctx.workspace, dedupe.parse_keys(key))
     shown = found[(page - 1) * per_page : page * per_page]
-    total_pages = max(1, -(-len(found) // per_page))
-    return {
-        "type": "list",
-        "data": [cluster_json(r) for r in shown],
-        "total_count": len(found),
-        "pages": {"type": "pages", "page": page, "per_page": per_page, "total_pages": total_pages},
-    }
+    return _listing([cluster_json(r) for r in shown], len(found), per_page, page)
+
+
+@router.get("/duplicates/suggestions")
+def list_suggestions(
+    min_score: float = 0.8,
+    block_cap: int = 50,
+    per_page: int = 50,
+    page: int = 1,
+    ctx: ApiContext = Depends(api_context),
+) -> dict[str, Any]:
+    """Fuzzy suggestions, best first; pairs rejected before never come back."""
+    _page_checked(per_page, page, ctx)
+    found = duplicates.suggestions(
+        ctx.db, ctx.workspace, min_score=min_score, limit=None, block_cap=block_cap
+    )
+    shown = found.suggestions[(page - 1) * per_page : page * per_page]
+    listing = _listing([suggestion_json(s) for s in shown], len(found.suggestions), per_page, page)
+    listing["skipped_blocks"] = [
+        {"kind": b.kind, "value": b.value, "size": b.size} for b in found.skipped_blocks
+    ]
+    return listing
 
 
 @router.post("/duplicates/{cluster_id}/approve")
@@ -83,6 +125,16 @@ def approve(cluster_id: str, ctx: ApiContext = Depends(api_context)) -> dict[str
 
 @router.post("/duplicates/{cluster_id}/reject")
 def reject(cluster_id: str, ctx: ApiContext = Depends(api_context)) -> dict[str, Any]:
+    """A cluster, or a suggestion (``a:b``): "not the same person"."""
+    if duplicates.is_pair(cluster_id):
+        first, second = duplicates.reject_pair(ctx.db, ctx.workspace, cluster_id)
+        ctx.commit()
+        return {
+            "type": "duplicate_suggestion",
+            "id": duplicates.pair_id(first, second),
+            "contacts": [first, second],
+            "decision": "rejected",
+        }
     reviewed = duplicates.decide(ctx.db, ctx.workspace, cluster_id, "rejected")
     ctx.commit()
     return cluster_json(reviewed)
