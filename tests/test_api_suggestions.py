@@ -81,7 +81,6 @@ def test_suggestion_ids_and_parameters_are_checked(api: httpx.Client) -> None:
     a = pairs["phone"].split(":")[0]
     error_of(api.post(f"/duplicates/{a}:{a}/reject"), 400, "parameter_invalid", "id")
     error_of(api.post(f"/duplicates/{a}:nobody/reject"), 404, "not_found", "id")
-    error_of(api.post(f"/duplicates/{pairs['phone']}/approve"), 400, "parameter_invalid", "id")
     error_of(
         api.get("/duplicates/suggestions", params={"min_score": 2}), 400, "parameter_invalid", "min_score"
     )
@@ -94,11 +93,13 @@ def test_suggestion_ids_and_parameters_are_checked(api: httpx.Client) -> None:
 
 def test_a_rejected_cluster_stays_apart_while_its_members_stay_the_same(api: httpx.Client) -> None:
     bo = [make(api, role="lead", email="bo@example.com", name="Bo") for _ in range(2)]
-    [cluster] = ok(api.get("/duplicates"))["data"]
+    [cluster] = ok(api.get("/duplicates", params={"type": "cluster"}))["data"]
     assert ok(api.post(f"/duplicates/{cluster['id']}/reject"))["decision"] == "rejected"
-    assert [c["decision"] for c in ok(api.get("/duplicates"))["data"]] == ["rejected"]
+    assert [c["decision"] for c in ok(api.get("/duplicates", params={"type": "cluster"}))["data"]] == [
+        "rejected"
+    ]
     third = make(api, role="lead", email="BO@example.com", name="Bo")  # the cluster changed: ask again
-    [grown] = ok(api.get("/duplicates"))["data"]
+    [grown] = ok(api.get("/duplicates", params={"type": "cluster"}))["data"]
     assert sorted(grown["members"]) == sorted([*bo, third]) and grown["decision"] is None
 
 
@@ -110,10 +111,12 @@ def test_cli_lists_and_rejects_suggestions(
         pairs = seed(api)
         for _ in range(2):
             make(api, role="lead", email="bo@example.com", name="Bo")
-        [cluster] = ok(api.get("/duplicates"))["data"]
+        [cluster] = ok(api.get("/duplicates", params={"type": "cluster"}))["data"]
         by_cli = run(database.url, "dedupe", "--reject", cluster["id"], *ws)
         assert by_cli.returncode == 0 and f"rejected cluster {cluster['id']}" in by_cli.stdout, by_cli.stderr
-        assert [c["decision"] for c in ok(api.get("/duplicates"))["data"]] == ["rejected"]
+        assert [c["decision"] for c in ok(api.get("/duplicates", params={"type": "cluster"}))["data"]] == [
+            "rejected"
+        ]
     listed = run(database.url, "dedupe", "--fuzzy", *ws)
     assert listed.returncode == 0, listed.stderr
     assert all(pair in listed.stdout for pair in pairs.values()) and "3 suggestions" in listed.stdout
@@ -123,3 +126,28 @@ def test_cli_lists_and_rejects_suggestions(
     assert pairs["email"] not in run(database.url, "dedupe", "--fuzzy", "--min-score", "0", *ws).stdout
     refused = run(database.url, "dedupe", "--fuzzy", "--apply", *ws)
     assert refused.returncode == 1 and "never applied in bulk" in refused.stderr
+
+
+def test_an_approved_suggestion_merges_its_pair_and_the_queue_lists_both_kinds(api: httpx.Client) -> None:
+    pairs = seed(api)
+    bo = sorted(make(api, role="lead", email="bo@example.com", name="Bo") for _ in range(2))
+    queue = ok(api.get("/duplicates"))["data"]
+    assert [(i["type"], i["id"]) for i in queue][:1] == [("duplicate_cluster", queue[0]["id"])]
+    assert sorted(queue[0]["members"]) == bo  # the exact cluster; its pair is not suggested again
+    assert sorted(i["id"] for i in queue[1:]) == sorted(pairs.values())
+    assert [i["id"] for i in ok(api.get("/duplicates", params={"type": "suggestion"}))["data"]] == [
+        i["id"] for i in queue[1:]
+    ]
+    error_of(api.get("/duplicates", params={"type": "pairs"}), 400, "parameter_invalid", "type")
+
+    approved = ok(api.post(f"/duplicates/{pairs['email']}/approve"))
+    assert approved["decision"] == "approved" and approved["id"] == pairs["email"]
+    user = ok(api.get(f"/contacts/{approved['survivor']}"))
+    assert user["role"] == "user" and user["external_id"] == "js"  # the lead folded into the user
+    lead = next(c for c in pairs["email"].split(":") if c != approved["survivor"])
+    assert api.get(f"/contacts/{lead}").status_code == 410
+    history = ok(api.get("/merges", params={"contact_id": approved["survivor"]}))["data"]
+    assert [m["id"] for m in history] == [approved["merge_id"]]
+    assert pairs["email"] not in suggested(api)
+    ok(api.post(f"/merges/{approved['merge_id']}/undo"))  # reversible like every merge
+    assert ok(api.get(f"/contacts/{lead}"))["role"] == "lead"

@@ -13,12 +13,14 @@ from dataclasses import dataclass, replace
 from sqlalchemy.orm import Session as DbSession
 
 from contactmerge.domain.dedupe import KEYS
+from contactmerge.domain.fuzzy import Suggestion
 from contactmerge.domain.ids import new_id, now
+from contactmerge.domain.merging import choose_survivor
 from contactmerge.errors import BadRequest, Conflict, NotFound
 from contactmerge.services import dedupe, fuzzy, merging
 from contactmerge.storage import batches as repo
 from contactmerge.storage import contacts as contacts_repo
-from contactmerge.storage.tables import Batch, DuplicateDecision, Workspace
+from contactmerge.storage.tables import Batch, Contact, DuplicateDecision, Workspace
 
 
 @dataclass(frozen=True)
@@ -39,25 +41,11 @@ def review(db: DbSession, workspace: Workspace, keys: Iterable[str] = KEYS) -> l
 
 
 def decide(db: DbSession, workspace: Workspace, cluster_id: str, verdict: str) -> Reviewed:
-    if is_pair(cluster_id):
-        raise BadRequest(
-            "a fuzzy suggestion can only be rejected; merge its contacts with POST /contacts/merge",
-            field="id",
-        )
     current = {r.planned.cluster.id: r for r in review(db, workspace)}
     if cluster_id not in current:
         raise NotFound(f"no duplicate cluster '{cluster_id}' in a scan of this workspace now", field="id")
     planned = current[cluster_id].planned
-    repo.decide(
-        db,
-        DuplicateDecision(
-            workspace_id=workspace.id,
-            subject=cluster_id,
-            verdict=verdict,
-            members=list(planned.cluster.members),
-            decided_at=now(),
-        ),
-    )
+    _remember(db, workspace, cluster_id, verdict, list(planned.cluster.members))
     return Reviewed(planned, verdict)
 
 
@@ -86,26 +74,68 @@ def suggestions(
     return replace(found, suggestions=tuple(kept if limit is None else kept[:limit]))
 
 
+def queue(
+    db: DbSession, workspace: Workspace, keys: Iterable[str], *, kinds: Iterable[str], min_score: float
+) -> list[Reviewed | Suggestion]:
+    """The review queue: exact clusters, then suggestions for pairs that no cluster already ties together."""
+    clusters = review(db, workspace, keys) if "cluster" in kinds else []
+    if "suggestion" not in kinds:
+        return list(clusters)
+    tied = {m: r.planned.cluster.id for r in review(db, workspace) for m in r.planned.cluster.members}
+    found = suggestions(db, workspace, min_score=min_score, limit=None).suggestions
+    loose = [
+        s for s in found if tied.get(s.contact_a) is None or tied.get(s.contact_a) != tied.get(s.contact_b)
+    ]
+    return [*clusters, *loose]
+
+
 def reject_pair(db: DbSession, workspace: Workspace, subject: str) -> tuple[str, str]:
     """Remember two contacts of this workspace as "not the same person": never suggested together again."""
+    first, second = (c.id for c in _pair(db, workspace, subject))
+    _remember(db, workspace, pair_id(first, second), "rejected", [first, second])
+    return first, second
+
+
+def approve_pair(db: DbSession, workspace: Workspace, subject: str) -> merging.MergeResult:
+    """R5: a person approved a suggestion, so its two contacts are merged now (two users only so, forced)."""
+    pair = _pair(db, workspace, subject)
+    survivor, absorbed = choose_survivor(*(merging.facts(c) for c in pair))
+    result = merging.merge_contacts(
+        db,
+        workspace,
+        absorbed.id,
+        survivor.id,
+        reason="bulk",
+        evidence={"suggestion": pair_id(survivor.id, absorbed.id)},
+        force=all(c.role == "user" for c in pair),
+        requested_by="review",
+    )
+    _remember(
+        db, workspace, pair_id(survivor.id, absorbed.id), "approved", sorted((survivor.id, absorbed.id))
+    )
+    return result
+
+
+def _pair(db: DbSession, workspace: Workspace, subject: str) -> tuple[Contact, Contact]:
     parts = subject.split(":")
     if len(parts) != 2 or not all(parts) or parts[0] == parts[1]:
         raise BadRequest(f"'{subject}' is not a suggestion id: two contact ids joined by ':'", field="id")
-    for contact_id in parts:
-        if contacts_repo.get(db, workspace.id, contact_id) is None:
+    found = []
+    for contact_id in sorted(parts):
+        contact = contacts_repo.get(db, workspace.id, contact_id)
+        if contact is None:
             raise NotFound(f"Contact Not Found: no contact has id '{contact_id}'", field="id")
-    first, second = sorted(parts)
+        found.append(contact)
+    return found[0], found[1]
+
+
+def _remember(db: DbSession, workspace: Workspace, subject: str, verdict: str, members: list[str]) -> None:
     repo.decide(
         db,
         DuplicateDecision(
-            workspace_id=workspace.id,
-            subject=pair_id(first, second),
-            verdict="rejected",
-            members=[first, second],
-            decided_at=now(),
+            workspace_id=workspace.id, subject=subject, verdict=verdict, members=members, decided_at=now()
         ),
     )
-    return first, second
 
 
 def start_batch(db: DbSession, workspace: Workspace, *, keys: Iterable[str], cluster_ids: list[str]) -> Batch:

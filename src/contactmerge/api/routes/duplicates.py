@@ -85,14 +85,22 @@ def batch_json(batch: Batch) -> dict[str, Any]:
 @router.get("/duplicates")
 def list_duplicates(
     key: str | None = None,
+    type: str | None = None,
+    min_score: float = 0.8,
     per_page: int = 50,
     page: int = 1,
     ctx: ApiContext = Depends(api_context),
 ) -> dict[str, Any]:
+    """Exact clusters, then fuzzy suggestions (``type=cluster`` or ``type=suggestion`` for one kind)."""
     _page_checked(per_page, page, ctx)
-    found = duplicates.review(ctx.db, ctx.workspace, dedupe.parse_keys(key))
-    shown = found[(page - 1) * per_page : page * per_page]
-    return _listing([cluster_json(r) for r in shown], len(found), per_page, page)
+    if type not in (None, "cluster", "suggestion"):
+        raise BadRequest("type must be 'cluster' or 'suggestion'", field="type")
+    if not 0 <= min_score <= 1:
+        raise BadRequest("min_score must be between 0 and 1", field="min_score")
+    kinds = [type] if type else ["cluster", "suggestion"]
+    queue = duplicates.queue(ctx.db, ctx.workspace, dedupe.parse_keys(key), kinds=kinds, min_score=min_score)
+    found = [cluster_json(i) if isinstance(i, duplicates.Reviewed) else suggestion_json(i) for i in queue]
+    return _listing(found[(page - 1) * per_page : page * per_page], len(found), per_page, page)
 
 
 @router.get("/duplicates/suggestions")
@@ -118,6 +126,19 @@ def list_suggestions(
 
 @router.post("/duplicates/{cluster_id}/approve")
 def approve(cluster_id: str, ctx: ApiContext = Depends(api_context)) -> dict[str, Any]:
+    """A cluster is marked for the next batch; a suggestion (``a:b``) is merged at once."""
+    if duplicates.is_pair(cluster_id):
+        result = duplicates.approve_pair(ctx.db, ctx.workspace, cluster_id)
+        ctx.commit()
+        absorbed = result.merge.source_id
+        return {
+            "type": "duplicate_suggestion",
+            "id": duplicates.pair_id(absorbed, result.survivor.id),
+            "contacts": sorted((absorbed, result.survivor.id)),
+            "decision": "approved",
+            "survivor": result.survivor.id,
+            "merge_id": result.merge.id,
+        }
     reviewed = duplicates.decide(ctx.db, ctx.workspace, cluster_id, "approved")
     ctx.commit()
     return cluster_json(reviewed)
