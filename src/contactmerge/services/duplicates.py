@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session as DbSession
 
-from contactmerge.domain.dedupe import KEYS
+from contactmerge.domain.dedupe import KEYS, HeldKey
 from contactmerge.domain.ids import new_id, now
 from contactmerge.errors import Conflict, NotFound
 from contactmerge.services import dedupe, merging
@@ -25,15 +25,27 @@ class Reviewed:
     decision: str | None  # approved | rejected | None
 
 
+@dataclass(frozen=True)
+class Queue:
+    clusters: list[Reviewed]
+    held: tuple[HeldKey, ...]  # shared keys that link nobody until a person looks (role mailbox, switchboard)
+
+
 def review(db: DbSession, workspace: Workspace, keys: Iterable[str] = KEYS) -> list[Reviewed]:
     """A fresh scan's clusters with people's verdicts (a verdict holds while the members stay the same)."""
+    return queue(db, workspace, keys).clusters
+
+
+def queue(db: DbSession, workspace: Workspace, keys: Iterable[str] = KEYS) -> Queue:
+    """R5 review queue: the reviewed clusters of one fresh scan and the shared keys it held back."""
     verdicts = repo.decisions(db, workspace.id)
     found = []
-    for planned in dedupe.scan(db, workspace, tuple(keys)).clusters:
+    plan = dedupe.scan(db, workspace, tuple(keys))
+    for planned in plan.clusters:
         verdict = verdicts.get(planned.cluster.id)
         same = verdict is not None and list(verdict.members) == list(planned.cluster.members)
         found.append(Reviewed(planned, verdict.verdict if verdict is not None and same else None))
-    return found
+    return Queue(found, plan.held)
 
 
 def decide(db: DbSession, workspace: Workspace, cluster_id: str, verdict: str) -> Reviewed:
