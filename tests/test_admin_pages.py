@@ -124,6 +124,43 @@ def test_review_queue_apply_and_undo_in_the_browser(
     expect(page).to_have_url(re.compile(r"/admin/login"))
 
 
+@pytest.mark.browser
+def test_search_preview_merge_and_undo_from_the_contact_page(
+    api: httpx.Client, workspace: WorkspaceKeys, page: Page
+) -> None:
+    assert api.post("/data_attributes", json={"name": "plan", "data_type": "string"}).status_code == 200
+    user = make(api, role="user", external_id="g1", email="grace@example.com", name="Grace Hopper")
+    lead = make(api, role="lead", email="grace.h@example.com", custom_attributes={"plan": "pro"})
+    make(api, role="lead", email="someone@example.com", name="Someone else")
+
+    page.goto("/admin/contacts?q=grace")
+    sign_in(page, workspace.token)
+    expect(page.locator("tr.contact")).to_have_count(2)  # the search survived the sign-in
+    page.get_by_role("link", name="Grace Hopper").click()
+    expect(page.locator("#merge-history")).to_contain_text("No merges")
+
+    page.get_by_label("Other contact (id or email)").fill("Grace.H@example.com")
+    page.get_by_role("button", name="Preview merge").click()
+    expect(page.locator("#plan-attributes")).to_contain_text("custom_attributes.plan")
+    assert api.get(f"/contacts/{lead}").status_code == 200  # a preview changes nothing
+    page.get_by_role("button", name="Confirm merge").click()
+    expect(page).to_have_url(re.compile(f"/admin/contacts/{user}$"))
+    expect(page.locator("#merge-history tr.merge")).to_have_count(1)
+    expect(page.locator("#merge-history")).to_contain_text("merged into this contact")
+    assert api.get(f"/contacts/{lead}").status_code == 410
+
+    page.goto(f"/admin/contacts/{lead}")  # a merged contact's page is its survivor's
+    expect(page).to_have_url(re.compile(f"/admin/contacts/{user}$"))
+    expect(page.get_by_role("status")).to_contain_text(f"Contact {lead} was merged into this one")
+
+    page.locator("#merge-history").get_by_role("button", name="Undo").click()
+    expect(page.get_by_role("status")).to_contain_text("undone")
+    expect(page.locator("#merge-history .badge.undone")).to_be_visible()
+    restored = api.get(f"/contacts/{lead}")
+    assert restored.status_code == 200 and restored.json()["custom_attributes"] == {"plan": "pro"}
+    assert api.get(f"/contacts/{user}").json()["custom_attributes"] == {}
+
+
 def test_session_cookie_is_http_only_and_same_site_strict(server: Server, workspace: WorkspaceKeys) -> None:
     with httpx.Client(base_url=server.base_url) as client:
         form = client.get("/admin/login")
@@ -165,13 +202,27 @@ def test_an_admin_never_sees_another_workspace(server: Server, api: httpx.Client
     make(api, role="lead", email="secret@example.com", name="Their lead")
     [cluster] = api.get("/duplicates").json()["data"]
     batch = api.post("/duplicates/apply", json={"cluster_ids": ["none"]}).json()
+    theirs = make(api, role="user", email="owner@example.com", name="Their user")
+    lead = make(api, role="lead", email="lead@example.com")
+    merge = api.post("/contacts/merge", json={"from": lead, "into": theirs})
+    assert merge.status_code == 200
+    [record] = api.get("/merges", params={"contact_id": theirs}).json()["data"]
     mine = make_workspace(server.database, "Mine")
     with signed_in_client(server, mine.token) as client:
         queue = client.get("/admin/duplicates")
         assert queue.status_code == 200 and "secret@example.com" not in queue.text
         csrf = csrf_of(queue.text)
+        found = client.get("/admin/contacts", params={"q": "example.com"})
+        assert found.status_code == 200 and "@example.com" not in found.text
+        assert client.get(f"/admin/contacts/{theirs}").status_code == 404
+        assert client.get(f"/admin/contacts/{lead}").status_code == 404  # not even a redirect
+        assert client.get(f"/admin/contacts/{theirs}/merge", params={"other": lead}).status_code == 404
         assert client.get(f"/admin/batches/{batch['id']}").status_code == 404
         refused = client.post(f"/admin/duplicates/{cluster['id']}/approve", data={"csrf": csrf})
         assert refused.status_code == 404
         assert client.post(f"/admin/batches/{batch['id']}/undo", data={"csrf": csrf}).status_code == 404
+        assert client.post(f"/admin/merges/{record['id']}/undo", data={"csrf": csrf}).status_code == 404
+        merged = client.post("/admin/merges", data={"csrf": csrf, "from": theirs, "into": lead})
+        assert merged.status_code == 404
     assert api.get("/duplicates").json()["data"][0]["decision"] is None
+    assert api.get(f"/merges/{record['id']}").json()["state"] == "applied"

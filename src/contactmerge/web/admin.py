@@ -164,7 +164,8 @@ class AdminRoute(APIRoute):
             try:
                 response = await handler(request)
             except SignInRequired:
-                target = request.url.path if request.method == "GET" else "/admin"
+                query = f"?{request.url.query}" if request.url.query else ""
+                target = request.url.path + query if request.method == "GET" else "/admin"
                 response = RedirectResponse(f"/admin/login?next={quote(target)}", status_code=303)
             except CsrfRefused:
                 message = "This form has expired or came from another site; reload the page and try again."
