@@ -6,7 +6,6 @@ workspace's data, forms without their CSRF token) are plain HTTP, where a refusa
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,30 +13,17 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from tests.conftest import Server, WorkspaceKeys, make_workspace, require
-from tests.test_widget_e2e import CHROMIUM, CHROMIUM_ARGS
+from tests.conftest import Server, WorkspaceKeys, make_workspace
 
 expect.set_options(timeout=10_000)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not os.access(CHROMIUM, os.X_OK):
-        require(f"{CHROMIUM} is missing, so the browser tests cannot run")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
 @pytest.fixture
-def page(browser: Browser, server: Server) -> Iterator[Page]:
+def page(chromium: Browser, server: Server) -> Iterator[Page]:
     """A page in a browser context of its own (its own cookie jar), failing the test on a script error."""
-    context = browser.new_context(base_url=server.base_url)
+    context = chromium.new_context(base_url=server.base_url)
     context.set_default_timeout(10_000)
     opened = context.new_page()
     errors: list[str] = []
