@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -32,6 +33,15 @@ from contactmerge.storage.migrate import upgrade
 POSTGRES_ENV = "CONTACTMERGE_TEST_POSTGRES_URL"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def require(reason: str) -> None:
@@ -154,3 +164,16 @@ def api(server: Server, workspace: WorkspaceKeys) -> Iterator[httpx.Client]:
     headers = {"Authorization": f"Bearer {workspace.token}", "Accept": "application/json"}
     with httpx.Client(base_url=server.base_url, headers=headers, timeout=30) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    """The session's one Chromium, shared by every browser test (one Playwright runs per process)."""
+    if not os.access(CHROMIUM, os.X_OK):
+        require(f"{CHROMIUM} is missing, so the browser tests cannot run")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contactmerge.domain.dedupe import Member, SharedKey, cluster, needs_approval
-from contactmerge.services import contacts, dedupe, merging, workspaces
+from contactmerge.services import contacts, dedupe, duplicates, merging, workspaces
 from contactmerge.storage.db import make_sessionmaker, transaction
 from contactmerge.storage.tables import Workspace
 from tests.conftest import Database
@@ -114,6 +114,28 @@ def test_scan_apply_and_batch_undo_restore_the_workspace(database: Database) -> 
     assert report["merges_undone"] == 3 and report["conflicts"] == []
     with sessions() as db:
         assert snapshot(db, workspace_id) == before
+
+
+def test_review_queue_holds_the_scan_clusters_verdicts_and_held_keys(database: Database) -> None:
+    workspace_id = seed_workspace(database)
+    sessions = make_sessionmaker(database.engine)
+    with transaction(sessions) as db:
+        workspace = db.get_one(Workspace, workspace_id)
+        first = duplicates.queue(db, workspace).clusters[0]
+        duplicates.decide(db, workspace, first.planned.cluster.id, "rejected")
+    with sessions() as db:
+        workspace = db.get_one(Workspace, workspace_id)
+        found = duplicates.queue(db, workspace)
+        assert [r.planned.cluster.id for r in found.clusters] == [
+            r.planned.cluster.id for r in duplicates.review(db, workspace)
+        ]
+        assert [r.decision for r in found.clusters] == ["rejected", None]
+        assert [(h.key.kind, h.key.value) for h in found.held] == [("email", "info@acme.com")]
+        assert "role mailbox" in found.held[0].reason
+        members = found.clusters[0].planned.cluster.members
+        other = workspaces.create_workspace(db, "other").workspace
+        assert sorted(contacts.by_ids(db, workspace, [*members, "nope"])) == sorted(members)
+        assert contacts.by_ids(db, other, members) == {}  # no contact crosses workspaces
 
 
 def test_cli_dedupe_preview_apply_and_undo(isolated_database: Database, tmp_path: Path) -> None:

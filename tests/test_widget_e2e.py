@@ -7,7 +7,6 @@ The site is a tiny local HTTP server on its own port and host name (``localhost`
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,40 +16,19 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from contactmerge.domain.identity import user_hash
 from contactmerge.services import demo
 from contactmerge.storage.db import make_sessionmaker, transaction
 from contactmerge.storage.tables import Workspace
-from tests.conftest import Database, Server, WorkspaceKeys, free_port, require
+from tests.conftest import Database, Server, WorkspaceKeys, free_port
 from tests.test_messenger import settle
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 YEAR = 365 * 24 * 3600
 expect.set_options(timeout=10_000)  # bounded waits, roomy enough for a busy CI machine (polls are 3 s)
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[Browser]:
-    if not os.access(CHROMIUM, os.X_OK):
-        require(f"{CHROMIUM} is missing, so the browser tests cannot run")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @dataclass

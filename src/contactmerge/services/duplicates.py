@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session as DbSession
 
-from contactmerge.domain.dedupe import KEYS
+from contactmerge.domain.dedupe import KEYS, HeldKey
 from contactmerge.domain.fuzzy import Suggestion
 from contactmerge.domain.ids import new_id, now
 from contactmerge.domain.merging import choose_survivor
@@ -29,15 +29,27 @@ class Reviewed:
     decision: str | None  # approved | rejected | None
 
 
+@dataclass(frozen=True)
+class Queue:
+    clusters: list[Reviewed]
+    held: tuple[HeldKey, ...]  # shared keys that link nobody until a person looks (role mailbox, switchboard)
+
+
 def review(db: DbSession, workspace: Workspace, keys: Iterable[str] = KEYS) -> list[Reviewed]:
     """A fresh scan's clusters with people's verdicts (a verdict holds while the members stay the same)."""
+    return queue(db, workspace, keys).clusters
+
+
+def queue(db: DbSession, workspace: Workspace, keys: Iterable[str] = KEYS) -> Queue:
+    """R5 review queue: the reviewed clusters of one fresh scan and the shared keys it held back."""
     verdicts = repo.decisions(db, workspace.id)
     found = []
-    for planned in dedupe.scan(db, workspace, tuple(keys)).clusters:
+    plan = dedupe.scan(db, workspace, tuple(keys))
+    for planned in plan.clusters:
         verdict = verdicts.get(planned.cluster.id)
         same = verdict is not None and list(verdict.members) == list(planned.cluster.members)
         found.append(Reviewed(planned, verdict.verdict if verdict is not None and same else None))
-    return found
+    return Queue(found, plan.held)
 
 
 def decide(db: DbSession, workspace: Workspace, cluster_id: str, verdict: str) -> Reviewed:
@@ -74,14 +86,16 @@ def suggestions(
     return replace(found, suggestions=tuple(kept if limit is None else kept[:limit]))
 
 
-def queue(
+def clusters_and_suggestions(
     db: DbSession, workspace: Workspace, keys: Iterable[str], *, kinds: Iterable[str], min_score: float
 ) -> list[Reviewed | Suggestion]:
     """The review queue: exact clusters, then suggestions for pairs that no cluster already ties together."""
+    keys, kinds = tuple(keys), tuple(kinds)
     clusters = review(db, workspace, keys) if "cluster" in kinds else []
     if "suggestion" not in kinds:
         return list(clusters)
-    tied = {m: r.planned.cluster.id for r in review(db, workspace) for m in r.planned.cluster.members}
+    every = clusters if "cluster" in kinds and set(keys) == set(KEYS) else review(db, workspace)
+    tied = {m: r.planned.cluster.id for r in every for m in r.planned.cluster.members}
     found = suggestions(db, workspace, min_score=min_score, limit=None).suggestions
     loose = [
         s for s in found if tied.get(s.contact_a) is None or tied.get(s.contact_a) != tied.get(s.contact_b)

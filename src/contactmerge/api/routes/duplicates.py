@@ -98,7 +98,9 @@ def list_duplicates(
     if not 0 <= min_score <= 1:
         raise BadRequest("min_score must be between 0 and 1", field="min_score")
     kinds = [type] if type else ["cluster", "suggestion"]
-    queue = duplicates.queue(ctx.db, ctx.workspace, dedupe.parse_keys(key), kinds=kinds, min_score=min_score)
+    queue = duplicates.clusters_and_suggestions(
+        ctx.db, ctx.workspace, dedupe.parse_keys(key), kinds=kinds, min_score=min_score
+    )
     found = [cluster_json(i) if isinstance(i, duplicates.Reviewed) else suggestion_json(i) for i in queue]
     return _listing(found[(page - 1) * per_page : page * per_page], len(found), per_page, page)
 
