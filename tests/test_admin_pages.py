@@ -111,6 +111,29 @@ def test_review_queue_apply_and_undo_in_the_browser(
 
 
 @pytest.mark.browser
+def test_fuzzy_suggestions_are_approved_or_rejected_in_the_browser(
+    api: httpx.Client, workspace: WorkspaceKeys, page: Page
+) -> None:
+    user = make(api, role="user", external_id="gh", name="Grace Hopper", phone="+1 (512) 555-0142")
+    lead = make(api, role="lead", name="Grace  Hoper", phone="512.555.0142")
+    kim1 = make(api, role="lead", name="Kim Lee", email="kim.lee@example.com")
+    kim2 = make(api, role="lead", name="Kim  Lee", email="kimlee@example.com")
+
+    page.goto("/admin/duplicates?mode=fuzzy")
+    sign_in(page, workspace.token)
+    rows = page.locator("tr.suggestion")
+    expect(rows).to_have_count(2)
+    rows.filter(has_text="Kim").get_by_role("button", name="Reject").click()
+    expect(page.get_by_role("status")).to_contain_text("will not be suggested again")
+    expect(rows).to_have_count(1)
+    rows.filter(has_text="Grace").get_by_role("button", name="Approve").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Merged {lead} into {user}")
+    expect(rows).to_have_count(0)
+    assert api.get(f"/contacts/{lead}").status_code == 410
+    assert all(api.get(f"/contacts/{c}").status_code == 200 for c in (user, kim1, kim2))
+
+
+@pytest.mark.browser
 def test_search_preview_merge_and_undo_from_the_contact_page(
     api: httpx.Client, workspace: WorkspaceKeys, page: Page
 ) -> None:

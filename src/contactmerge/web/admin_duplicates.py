@@ -11,7 +11,7 @@ from starlette.datastructures import FormData
 
 from contactmerge.domain.dedupe import KEYS
 from contactmerge.errors import BadRequest
-from contactmerge.services import contacts, dedupe, duplicates, fuzzy
+from contactmerge.services import contacts, dedupe, duplicates
 from contactmerge.web.admin import (
     AdminContext,
     AdminRoute,
@@ -78,7 +78,7 @@ def _clusters(ctx: AdminContext, key: str, page: int) -> dict[str, Any]:
 
 
 def _suggestions(ctx: AdminContext, min_score: float, page: int) -> dict[str, Any]:
-    found = fuzzy.suggest(ctx.db, ctx.workspace, min_score=min_score)
+    found = duplicates.suggestions(ctx.db, ctx.workspace, min_score=min_score).suggestions
     pages = _pages(len(found), page, {"mode": "fuzzy", "min_score": str(min_score)})
     shown = found[(page - 1) * PER_PAGE : page * PER_PAGE]
     pair_members = [c for s in shown for c in (s.contact_a, s.contact_b)]
@@ -90,12 +90,19 @@ def _suggestions(ctx: AdminContext, min_score: float, page: int) -> dict[str, An
     }
 
 
-def _decide(request: Request, ctx: AdminContext, form: FormData, cluster_id: str, verdict: str) -> Response:
-    duplicates.decide(ctx.db, ctx.workspace, cluster_id, verdict)
+def _decide(request: Request, ctx: AdminContext, form: FormData, subject: str, verdict: str) -> Response:
+    back = back_to(form.get("back"), "/admin/duplicates")
+    if not duplicates.is_pair(subject):
+        duplicates.decide(ctx.db, ctx.workspace, subject, verdict)
+        ctx.commit()
+        return redirect(request, back, f"Cluster {subject} {verdict}.")
+    if verdict == "rejected":
+        duplicates.reject_pair(ctx.db, ctx.workspace, subject)
+        ctx.commit()
+        return redirect(request, back, "Suggestion rejected: this pair will not be suggested again.")
+    result = duplicates.approve_pair(ctx.db, ctx.workspace, subject)
     ctx.commit()
-    return redirect(
-        request, back_to(form.get("back"), "/admin/duplicates"), f"Cluster {cluster_id} {verdict}."
-    )
+    return redirect(request, back, f"Merged {result.merge.source_id} into {result.survivor.id}.")
 
 
 @router.post("/admin/duplicates/{cluster_id}/approve")
