@@ -188,6 +188,12 @@ def print_welcome(console: Console, demo: DemoWorkspace, *, base_url: str | None
     )
     console.print(f"  API reference: {url}/docs", highlight=False)
     console.print(
+        f"  Admin pages (contacts, merges, duplicates; sign in with the token): {url}/admin",
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(
         f"  The chat widget on a demo site (write, then log in as the demo user): {url}/demo/site",
         highlight=False,
+        soft_wrap=True,
     )
