@@ -62,16 +62,15 @@ def live_by_email(db: DbSession, workspace_id: str, emails: Iterable[str]) -> di
     if not wanted:
         return found
     rows = db.scalars(
-        select(Contact)
-        .where(
+        select(Contact).where(
             Contact.workspace_id == workspace_id,
             among(db, Contact.email_normalized, wanted),
             Contact.role.in_(("user", "lead")),
             Contact.merged_into_id.is_(None),
         )
-        .order_by(Contact.id)
     )
-    for contact in rows:
+    # Sorted here, not by ORDER BY id: SQLite would walk the whole workspace by primary key to avoid it.
+    for contact in sorted(rows, key=lambda c: c.id):
         found.setdefault(contact.email_normalized or "", []).append(contact)
     return found
 

@@ -97,7 +97,12 @@ def page_for_contact(
     total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     if after_id is not None:
         stmt = stmt.where(Merge.id < after_id)
-    rows = list(db.scalars(stmt.order_by(Merge.id.desc()).limit(per_page + 1)))
+    if contact_id is None:
+        rows = list(db.scalars(stmt.order_by(Merge.id.desc()).limit(per_page + 1)))
+    else:
+        # One contact's merges are few: read them through the source and target indexes and sort here.
+        # ORDER BY id would make SQLite walk every merge of the workspace by primary key instead.
+        rows = sorted(db.scalars(stmt), key=lambda m: m.id, reverse=True)[: per_page + 1]
     return Page(items=rows[:per_page], total_count=total, has_more=len(rows) > per_page)
 
 
