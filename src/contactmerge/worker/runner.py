@@ -28,6 +28,7 @@ from contactmerge.services.merging import MergeRequest, MergeResult, MergeSkippe
 from contactmerge.storage import batches as batches_repo
 from contactmerge.storage import imports as imports_repo
 from contactmerge.storage import marks as marks_repo
+from contactmerge.storage import statistics
 from contactmerge.storage.db import transaction
 from contactmerge.storage.tables import MergeMark, Workspace
 
@@ -53,6 +54,8 @@ class Worker:
     _wake: threading.Event = field(default_factory=threading.Event)
     _stop: threading.Event = field(default_factory=threading.Event)
     processed: int = 0
+    maintenance_interval: float = 600.0
+    _maintained_at: float = float("-inf")
 
     def wake(self) -> None:
         """Look for work now (a request just committed a mark)."""
@@ -199,9 +202,18 @@ class Worker:
             pass
         return self.processed - before
 
+    def maintain(self) -> None:
+        """Planner statistics refreshed when missing or stale (at start, then every ten minutes)."""
+        if self.clock() - self._maintained_at < self.maintenance_interval:
+            return
+        self._maintained_at = self.clock()
+        with transaction(self.sessions) as db:
+            statistics.maintain(db)
+
     def run_forever(self) -> None:
         while not self._stop.is_set():
             try:
+                self.maintain()
                 busy = self.run_once()
             except Exception:
                 log.exception("worker loop error")
