@@ -25,6 +25,17 @@ def get(db: DbSession, workspace_id: str, import_id: str, *, lock: bool = False)
     return db.get(Import, (workspace_id, import_id))
 
 
+def newest(db: DbSession, workspace_id: str, *, offset: int, limit: int) -> list[Import]:
+    stmt = (
+        select(Import)
+        .where(Import.workspace_id == workspace_id)
+        .order_by(Import.created_at.desc(), Import.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(db.scalars(stmt))
+
+
 def claim_pending(db: DbSession, stale_before: float) -> Import | None:
     """An uploaded import no worker is running (or whose worker stopped sending heartbeats)."""
     stmt = (
