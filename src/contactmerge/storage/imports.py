@@ -211,6 +211,17 @@ def file_size(db: DbSession, workspace_id: str, import_id: str) -> int:
     )
 
 
+def delete_import(db: DbSession, job: Import) -> None:
+    """An import and its stored file (it has no rows or contacts yet: only a draft is deleted)."""
+    db.execute(
+        delete(ImportFileChunk).where(
+            ImportFileChunk.workspace_id == job.workspace_id, ImportFileChunk.import_id == job.id
+        )
+    )
+    db.delete(job)
+    db.flush()
+
+
 def touch(db: DbSession, workspace_id: str, import_id: str, heartbeat: float) -> None:
     db.execute(
         update(Import)
