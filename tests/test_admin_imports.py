@@ -86,7 +86,7 @@ def test_upload_map_run_download_errors_and_undo_in_the_browser(
 
     page.get_by_role("button", name="Undo this import").click()
     expect(page.locator("#import-state")).to_have_text("undone")
-    expect(page.get_by_role("status")).to_contain_text("2 contacts removed, 1 merges reversed")
+    expect(page.get_by_role("status")).to_contain_text("2 contacts removed, 1 merge reversed")
     expect(page.locator("#undo-contacts_removed")).to_have_text("2")
     restored = api.get(f"/contacts/{lead}")
     assert restored.status_code == 200 and restored.json()["name"] == "Website visitor"
@@ -97,6 +97,7 @@ def test_upload_map_run_download_errors_and_undo_in_the_browser(
     expect(listed).to_have_count(1)
     expect(listed).to_contain_text("people.csv")
     expect(listed).to_contain_text("undone")
+    expect(listed).to_contain_text("created 2, merged 1, invalid 1")
 
 
 def upload(client: httpx.Client, csrf: str, name: str, content: bytes, role: str = "user") -> httpx.Response:

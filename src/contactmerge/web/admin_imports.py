@@ -44,15 +44,25 @@ def import_list(request: Request, page: int = 1, ctx: AdminContext = Depends(adm
     if page < 1:
         raise BadRequest("page starts at 1", field="page")
     found = importing.list_imports(ctx.db, ctx.workspace, offset=(page - 1) * PER_PAGE, limit=PER_PAGE + 1)
+    shown = found[:PER_PAGE]
     return render(
         request,
         "admin/imports.html",
         ctx,
-        imports=found[:PER_PAGE],
+        imports=[(job, _summary(job.counts or {})) for job in shown],
+        refresh=any(job.state in RUNNING for job in shown),
         page=page,
         older=page + 1 if len(found) > PER_PAGE else None,
         running=RUNNING,
     )
+
+
+def _summary(counts: dict[str, Any]) -> str:
+    return ", ".join(f"{name} {counts[name]:,}" for name in COUNT_LABELS if counts.get(name))
+
+
+def _many(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 @router.get("/admin/imports/new", response_class=HTMLResponse)
@@ -206,8 +216,9 @@ def undo(
     report = dict(job.undo_report or {})
     ctx.commit()
     notice = (
-        f"Import undone: {report['contacts_removed']} contacts removed, {report['merges_undone']} merges "
-        f"reversed, {report['updates_reverted']} updates reverted."
+        f"Import undone: {_many(report['contacts_removed'], 'contact')} removed, "
+        f"{_many(report['merges_undone'], 'merge')} reversed, "
+        f"{_many(report['updates_reverted'], 'update')} reverted."
     )
     if conflicts := report.get("conflicts"):
         notice += f" {len(conflicts)} kept as they are (changed since the import): see below."
