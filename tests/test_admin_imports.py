@@ -108,7 +108,7 @@ def upload(client: httpx.Client, csrf: str, name: str, content: bytes, role: str
     )
 
 
-def test_bad_uploads_and_mappings_show_why_and_create_nothing(
+def test_bad_uploads_and_mappings_are_refused_on_the_page_and_keep_nothing(
     server: Server, api: httpx.Client, workspace: WorkspaceKeys
 ) -> None:
     with signed_in_client(server, workspace.token) as client:
@@ -137,7 +137,17 @@ def test_bad_uploads_and_mappings_show_why_and_create_nothing(
         discarded = client.post(f"/admin/imports/{import_id}/discard", data={"csrf": csrf})
         assert discarded.status_code == 303
         assert api.get(f"/imports/{import_id}").status_code == 404
-    assert api.get("/contacts").json()["total_count"] == 0
+
+        clashing = upload(client, csrf, "two.csv", b"Email;E-mail Address\na@example.com;b@example.com\n")
+        shown = client.get(clashing.headers["location"])
+        assert shown.status_code == 200 and "would be read from two columns" in shown.text
+        settled = client.post(clashing.headers["location"], data={"csrf": csrf, "column-1": "ignore"})
+        assert settled.status_code == 303
+        assert finished(api, f"/imports/{settled.headers['location'].split('/')[-1]}")["counts"] == {
+            "created": 1
+        }
+    [created] = api.get("/contacts").json()["data"]
+    assert created["email"] == "a@example.com"  # the bad uploads and mappings created nothing
 
 
 def test_import_forms_without_the_csrf_token_change_nothing(
