@@ -25,7 +25,7 @@ from contactmerge.api.routes import (
 from contactmerge.services.messenger import SeenRecorder
 from contactmerge.settings import Settings
 from contactmerge.storage.db import make_engine, make_sessionmaker
-from contactmerge.web import admin, admin_contacts, admin_duplicates, pages
+from contactmerge.web import admin, admin_contacts, admin_duplicates, admin_imports, pages
 from contactmerge.worker.runner import Every, Worker
 
 DEFAULT_INTERCOM_VERSION = "2.11"
@@ -113,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admin.router,
         admin_duplicates.router,
         admin_contacts.router,
+        admin_imports.router,
     ):
         app.include_router(router)
     return app

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import sys
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from contactmerge.cli.common import console, err_console, fail, settings, unit_of_work
+from contactmerge.domain.importing import COUNT_LABELS
 from contactmerge.errors import ContactMergeError
 from contactmerge.services import importing, workspaces
 from contactmerge.storage.db import make_engine, make_sessionmaker
@@ -18,19 +18,6 @@ from contactmerge.storage.tables import Import
 
 imports_app = typer.Typer(help="CSV imports: show, errors, undo.", no_args_is_help=True)
 WorkspaceOption = typer.Option(None, "--workspace", help="The workspace's app_id (default: the only one).")
-COUNT_LABELS = {
-    "created": "created",
-    "updated": "updated",
-    "unchanged": "unchanged",
-    "folded": "lead rows folded into a matching user",
-    "merged": "leads merged into their user (csv_import)",
-    "conflict": "rows matching two different contacts (not applied)",
-    "duplicate": "duplicate rows in the file (not applied)",
-    "no_identifier": "rows with no external_id or email (not applied)",
-    "invalid": "invalid rows (not applied)",
-    "merge_held": "merges held for review (fan-in cap)",
-    "merge_refused": "merges refused",
-}
 
 
 def import_command(
@@ -133,12 +120,8 @@ def show_command(import_id: str = typer.Argument(...), workspace: str | None = W
 def errors_command(import_id: str = typer.Argument(...), workspace: str | None = WorkspaceOption) -> None:
     """The rows an import did not apply, as CSV: row, problem, column, reason, then the row's cells."""
     with unit_of_work() as db:
-        writer = csv.writer(sys.stdout)
-        writer.writerow(["row", "problem", "column", "reason", "cells"])
-        for row in importing.problem_rows(db, workspaces.resolve(db, workspace), import_id):
-            writer.writerow(
-                [row.row_number, row.action, row.column or "", row.reason or "", *(row.cells or [])]
-            )
+        for piece in importing.problem_csv(db, workspaces.resolve(db, workspace), import_id):
+            sys.stdout.write(piece)
 
 
 @imports_app.command("undo")

@@ -34,7 +34,20 @@ STANDARD_FIELDS = (
 CUSTOM_PREFIX = "custom_attributes."
 IGNORE = "ignore"
 ROW = "(row)"
-
+# What each of an import's counts means, in the order a report shows them (CLI and admin pages).
+COUNT_LABELS: Mapping[str, str] = {
+    "created": "created",
+    "updated": "updated",
+    "unchanged": "unchanged",
+    "folded": "lead rows folded into a matching user",
+    "merged": "leads merged into their user (csv_import)",
+    "conflict": "rows matching two different contacts (not applied)",
+    "duplicate": "duplicate rows in the file (not applied)",
+    "no_identifier": "rows with no external_id or email (not applied)",
+    "invalid": "invalid rows (not applied)",
+    "merge_held": "merges held for review (fan-in cap)",
+    "merge_refused": "merges refused",
+}
 # Header spellings (after normalize_header) that mean a standard field besides its own name.
 ALIASES: Mapping[str, str] = {
     "user_id": "external_id",

@@ -12,7 +12,7 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -66,7 +66,7 @@ def sniff(open_bytes: Callable[[], BinaryIO]) -> CsvFormat:
 
 def read_rows(
     open_bytes: Callable[[], BinaryIO], fmt: CsvFormat, *, start_row: int = 0
-) -> Iterator[tuple[int, list[str]]]:
+) -> Generator[tuple[int, list[str]]]:
     """``(row_number, cells)`` for each data row after ``start_row``, streamed. ``row_number`` counts
     non-blank data rows from 1 (not lines: quoted cells may span lines), so a resumed import skips the
     same rows."""

@@ -7,10 +7,11 @@ work in one transaction and rolls it back, so its report is exactly what a real 
 
 from __future__ import annotations
 
+import csv
 import io
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO
 
 from sqlalchemy.orm import Session as DbSession
@@ -25,7 +26,7 @@ from contactmerge.services.import_chunk import SAMPLE_LIMIT, ChunkContext, Chunk
 from contactmerge.storage import imports as repo
 from contactmerge.storage import merges as merges_repo
 from contactmerge.storage import statistics
-from contactmerge.storage.db import read_only, transaction
+from contactmerge.storage.db import transaction
 from contactmerge.storage.tables import Contact, Import, ImportFileChunk, Workspace
 
 Progress = Callable[[Import], None]
@@ -322,41 +323,68 @@ def undo_import(db: DbSession, workspace: Workspace, import_id: str) -> Import:
     return job
 
 
+def upload(
+    db: DbSession,
+    workspace: Workspace,
+    *,
+    filename: str,
+    role: str,
+    mapping: dict[str, str],
+    dry_run: bool,
+    chunks: Iterable[bytes],
+    state: str = "pending",
+) -> Import:
+    """An uploaded file stored under a new import (R3) in ``state``: ``pending`` is the worker's to run."""
+    job = create_import(
+        db,
+        workspace,
+        filename=filename or "upload.csv",
+        role=role,
+        mapping=mapping,
+        dry_run=dry_run,
+        size_bytes=0,
+        state="uploading",
+    )
+    size = 0
+    for position, chunk in enumerate(chunks):
+        store_chunk(db, job, position, chunk)
+        size += len(chunk)
+    if size == 0:
+        raise BadRequest("the uploaded file is empty", field="file")
+    job.size_bytes, job.state = size, state
+    db.flush()
+    return job
+
+
+def list_imports(db: DbSession, workspace: Workspace, *, offset: int, limit: int) -> list[Import]:
+    """The workspace's imports, newest first."""
+    return repo.newest(db, workspace.id, offset=offset, limit=limit)
+
+
+def problem_csv(db: DbSession, workspace: Workspace, import_id: str) -> Iterator[str]:
+    """errors.csv of an import, streamed in pieces: row, problem, column, reason, then the row's cells.
+    The import is looked up now (NotFound before anything is sent), its rows as the text is read."""
+    rows = problem_rows(db, workspace, import_id)
+
+    def pieces() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["row", "problem", "column", "reason", "cells"])
+        for row in rows:
+            writer.writerow(
+                [row.row_number, row.action, row.column or "", row.reason or "", *(row.cells or [])]
+            )
+            if buffer.tell() > 64_000:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    return pieces()
+
+
 def store_chunk(db: DbSession, job: Import, position: int, data: bytes) -> None:
     """Part of an uploaded file, kept in the database so a worker on any machine can read it."""
     repo.add_chunk(
         db, ImportFileChunk(workspace_id=job.workspace_id, import_id=job.id, position=position, data=data)
     )
-
-
-class StoredFile(io.RawIOBase):
-    """An uploaded file read back chunk by chunk (one short transaction per chunk): constant memory."""
-
-    def __init__(self, sessions: sessionmaker[DbSession], workspace_id: str, import_id: str) -> None:
-        self._sessions, self._workspace_id, self._import_id = sessions, workspace_id, import_id
-        self._position, self._buffer = 0, b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, target: Any) -> int:
-        while not self._buffer:
-            with self._sessions() as db:
-                chunk = repo.chunk_at(read_only(db), self._workspace_id, self._import_id, self._position)
-            if chunk is None:
-                return 0
-            self._position += 1
-            self._buffer = chunk
-        n = min(len(target), len(self._buffer))
-        target[:n] = self._buffer[:n]
-        self._buffer = self._buffer[n:]
-        return n
-
-
-def run_stored(sessions: sessionmaker[DbSession], job: Import, *, region: str) -> Import:
-    """Run an uploaded import (the worker's job)."""
-
-    def open_bytes() -> BinaryIO:
-        return io.BufferedReader(StoredFile(sessions, job.workspace_id, job.id))
-
-    return run_import(sessions, job.workspace_id, job.id, open_bytes, region=region)

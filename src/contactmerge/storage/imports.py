@@ -25,6 +25,17 @@ def get(db: DbSession, workspace_id: str, import_id: str, *, lock: bool = False)
     return db.get(Import, (workspace_id, import_id))
 
 
+def newest(db: DbSession, workspace_id: str, *, offset: int, limit: int) -> list[Import]:
+    stmt = (
+        select(Import)
+        .where(Import.workspace_id == workspace_id)
+        .order_by(Import.created_at.desc(), Import.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(db.scalars(stmt))
+
+
 def claim_pending(db: DbSession, stale_before: float) -> Import | None:
     """An uploaded import no worker is running (or whose worker stopped sending heartbeats)."""
     stmt = (
@@ -197,6 +208,17 @@ def file_size(db: DbSession, workspace_id: str, import_id: str) -> int:
         )
         or 0
     )
+
+
+def delete_import(db: DbSession, job: Import) -> None:
+    """An import and its stored file (it has no rows or contacts yet: only a draft is deleted)."""
+    db.execute(
+        delete(ImportFileChunk).where(
+            ImportFileChunk.workspace_id == job.workspace_id, ImportFileChunk.import_id == job.id
+        )
+    )
+    db.delete(job)
+    db.flush()
 
 
 def touch(db: DbSession, workspace_id: str, import_id: str, heartbeat: float) -> None:

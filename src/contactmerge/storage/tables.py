@@ -404,7 +404,8 @@ class Import(Base):
     role: Mapped[str] = mapped_column(String(16))
     mapping: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
-    # pending (uploaded, waiting for a worker), running, done, failed, undone
+    # mapping (an admin upload waiting for its column mapping), pending (uploaded, waiting for a worker),
+    # running, done, failed, undone
     state: Mapped[str] = mapped_column(String(16))
     file_format: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,14 +97,18 @@ def admin_context(request: Request) -> Iterator[AdminContext]:
         yield AdminContext(db, workspace, request.app.state.settings, csrf_token(str(token)))
 
 
-async def checked_form(request: Request) -> FormData:
-    """The POSTed form, once its ``csrf`` field proves it came from a page of this session."""
+async def checked_form(request: Request) -> AsyncIterator[FormData]:
+    """The POSTed form, once its ``csrf`` field proves it came from a page of this session; its uploaded
+    files are closed (their spooled temporary files removed) when the request is over."""
     form = await request.form()
-    token = request.cookies.get(SESSION_COOKIE) or ""
-    sent = form.get("csrf")
-    if not token or not isinstance(sent, str) or not hmac.compare_digest(sent, csrf_token(token)):
-        raise CsrfRefused
-    return form
+    try:
+        token = request.cookies.get(SESSION_COOKIE) or ""
+        sent = form.get("csrf")
+        if not token or not isinstance(sent, str) or not hmac.compare_digest(sent, csrf_token(token)):
+            raise CsrfRefused
+        yield form
+    finally:
+        await form.close()
 
 
 def render(
@@ -136,6 +140,13 @@ def back_to(target: object, default: str) -> str:
     if isinstance(target, str) and target.startswith("/admin") and "//" not in target and "\\" not in target:
         return target
     return default
+
+
+def wake_worker(request: Request) -> None:
+    """Tell the in-process worker (``serve``) that a job is waiting; a separate worker polls anyway."""
+    worker = getattr(request.app.state, "worker", None)
+    if worker is not None:
+        worker.wake()
 
 
 def _set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:

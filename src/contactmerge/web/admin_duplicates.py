@@ -20,6 +20,7 @@ from contactmerge.web.admin import (
     checked_form,
     redirect,
     render,
+    wake_worker,
 )
 
 router = APIRouter(include_in_schema=False, route_class=AdminRoute)
@@ -133,9 +134,7 @@ def apply(
     keys = dedupe.parse_keys(key if isinstance(key, str) and key else None)
     batch = duplicates.start_batch(ctx.db, ctx.workspace, keys=keys, cluster_ids=[])
     ctx.commit()
-    worker = getattr(request.app.state, "worker", None)
-    if worker is not None:
-        worker.wake()
+    wake_worker(request)
     return redirect(
         request, f"/admin/batches/{batch.id}", "Batch started: the worker is merging the clusters."
     )

@@ -23,7 +23,7 @@ from sqlalchemy.orm import sessionmaker
 
 from contactmerge.domain.merging import Reason
 from contactmerge.errors import ContactMergeError
-from contactmerge.services import duplicates, importing, merging
+from contactmerge.services import duplicates, import_files, merging
 from contactmerge.services.merging import MergeRequest, MergeResult, MergeSkipped
 from contactmerge.storage import batches as batches_repo
 from contactmerge.storage import imports as imports_repo
@@ -93,7 +93,7 @@ class Worker:
                 return False
             job.state, job.heartbeat_at = "running", self.clock()
         try:
-            importing.run_stored(self.sessions, job, region=self.region)
+            import_files.run_stored(self.sessions, job, region=self.region)
         except Exception as error:  # recorded on the import by run_import; the loop goes on
             log.warning("import %s failed: %s", job.id, error)
         return True

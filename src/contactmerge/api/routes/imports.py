@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
@@ -46,7 +44,7 @@ def shape(job: Import) -> dict[str, Any]:
 
 
 @router.post("/imports", status_code=202)
-async def upload(
+def upload(
     request: Request,
     file: UploadFile = File(..., description="The CSV file."),
     role: str = Form(..., description="user or lead"),
@@ -64,25 +62,15 @@ async def upload(
             raise BadRequest("map must be a JSON object of column → field", field="map") from error
         if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
             raise BadRequest("map must be a JSON object of column → field", field="map")
-    job = importing.create_import(
+    job = importing.upload(
         ctx.db,
         ctx.workspace,
         filename=file.filename or "upload.csv",
         role=role,
         mapping=mapping,
         dry_run=dry_run,
-        size_bytes=0,
-        state="uploading",
+        chunks=iter(partial(file.file.read, UPLOAD_CHUNK), b""),
     )
-    size = 0
-    position = 0
-    while chunk := await file.read(UPLOAD_CHUNK):
-        importing.store_chunk(ctx.db, job, position, chunk)
-        position += 1
-        size += len(chunk)
-    if size == 0:
-        raise BadRequest("the uploaded file is empty", field="file")
-    job.size_bytes, job.state = size, "pending"
     ctx.commit()
     worker = getattr(request.app.state, "worker", None)
     if worker is not None:
@@ -97,24 +85,9 @@ def get_import(import_id: str, ctx: ApiContext = Depends(api_context)) -> dict[s
 
 @router.get("/imports/{import_id}/errors.csv")
 def errors_csv(import_id: str, ctx: ApiContext = Depends(api_context)) -> StreamingResponse:
-    rows = importing.problem_rows(ctx.db, ctx.workspace, import_id)
-
-    def lines() -> Iterator[str]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(["row", "problem", "column", "reason", "cells"])
-        for row in rows:
-            writer.writerow(
-                [row.row_number, row.action, row.column or "", row.reason or "", *(row.cells or [])]
-            )
-            if buffer.tell() > 64_000:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
-
+    pieces = importing.problem_csv(ctx.db, ctx.workspace, import_id)
     headers = {"Content-Disposition": f'attachment; filename="import-{import_id}-errors.csv"'}
-    return StreamingResponse(lines(), media_type="text/csv; charset=utf-8", headers=headers)
+    return StreamingResponse(pieces, media_type="text/csv; charset=utf-8", headers=headers)
 
 
 @router.post("/imports/{import_id}/undo")
