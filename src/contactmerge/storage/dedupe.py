@@ -62,7 +62,9 @@ def shared_keys(
         )
     )
     result = db.connection().execute(
-        select(*MEMBER_COLUMNS, *columns).where(Contact.workspace_id == workspace_id, Contact.id.in_(sharing))
+        select(*MEMBER_COLUMNS, *columns)
+        .where(Contact.workspace_id == workspace_id, Contact.id.in_(sharing))
+        .order_by(Contact.id)  # each key's ids come sorted: no sort per key here
     )
     first = len(MEMBER_COLUMNS)
     groups: list[dict[str, list[str]]] = [{} for _ in kinds]
@@ -80,9 +82,8 @@ def shared_keys(
                 else:
                     group[value] = [contact_id]
     shared = [
-        (kind, value, sorted(ids))
+        (kind, value, ids)
         for kind, group in zip(kinds, groups, strict=True)
-        for value, ids in sorted(group.items())
-        if len(ids) > 1
+        for value, ids in sorted(item for item in group.items() if len(item[1]) > 1)
     ]
     return shared, members
