@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from contactmerge.domain.identifiers import is_junk
 
@@ -45,8 +46,7 @@ ROLE_MAILBOXES = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class Member:
+class Member(NamedTuple):  # a tuple: a scan builds one per sharing contact, hundreds of thousands
     id: str
     role: str
     name: str | None
@@ -55,8 +55,7 @@ class Member:
     verified: bool
 
 
-@dataclass(frozen=True)
-class SharedKey:
+class SharedKey(NamedTuple):
     kind: str  # email | external_id | phone
     value: str
     contact_ids: tuple[str, ...]
