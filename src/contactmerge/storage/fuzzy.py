@@ -27,6 +27,7 @@ from contactmerge.domain.fuzzy import (
     text_key,
 )
 from contactmerge.domain.identifiers import JUNK_VALUES
+from contactmerge.storage.db import without_jit
 from contactmerge.storage.tables import JSONType
 
 WHITESPACE = " \t\n\r\f\v"
@@ -147,6 +148,7 @@ def blocks(db: DbSession, workspace_id: str, cap: int) -> Iterator[Block]:
         _register_functions(db)
     else:  # the whole result is read: plan for it, not for the first rows a cursor usually wants
         db.execute(text("SET LOCAL cursor_tuple_fraction = 1.0"))
+        without_jit(db)
     sql = _sql(dialect)
     lists = {"junk": sorted(JUNK_VALUES), "unblocked": sorted(ROLE_MAILBOXES | JUNK_VALUES)}
     lists = {name: values for name, values in lists.items() if f":{name}" in sql}
