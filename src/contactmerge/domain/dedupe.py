@@ -96,7 +96,7 @@ def hold_reason(key: SharedKey, members: Mapping[str, Member], blocklist: Iterab
     """Why a shared key must not link its contacts, or None when it may."""
     if is_junk(key.value, blocklist):
         return "a placeholder value never identifies anyone"
-    sharing = [members[c] for c in key.contact_ids if c in members]
+    sharing = (members[c] for c in key.contact_ids if c in members)  # read only when a rule needs it
     if key.kind == "email" and key.value.partition("@")[0] in ROLE_MAILBOXES and names_disagree(sharing):
         return "a role mailbox shared by people whose names disagree"
     if key.kind == "phone" and names_disagree(sharing):
