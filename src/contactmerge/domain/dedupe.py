@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import NamedTuple
 
 from contactmerge.domain.identifiers import is_junk
@@ -89,7 +90,10 @@ def _name_key(name: str | None) -> str:
 
 def names_disagree(members: Iterable[Member]) -> bool:
     """Two or more different non-empty names (compared without case, spaces or punctuation)."""
-    return len({_name_key(m.name) for m in members} - {""}) > 1
+    names = {m.name for m in members} - {None, ""}
+    if len(names) < 2:  # the same name as written (most duplicates): no need to compare them loosely
+        return False
+    return len({_name_key(name) for name in names} - {""}) > 1
 
 
 def hold_reason(key: SharedKey, members: Mapping[str, Member], blocklist: Iterable[str] = ()) -> str | None:
@@ -109,10 +113,10 @@ def cluster(keys: Sequence[SharedKey], members: Mapping[str, Member], blocklist:
     parent: dict[str, str] = {}
 
     def find(x: str) -> str:
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
+        up = parent.setdefault(x, x)
+        while up != x:  # path halving
+            parent[x] = x = parent[up]
+            up = parent[x]
         return x
 
     def union(a: str, b: str) -> None:
@@ -134,12 +138,17 @@ def cluster(keys: Sequence[SharedKey], members: Mapping[str, Member], blocklist:
     groups: dict[str, list[str]] = {}
     for contact in parent:
         groups.setdefault(find(contact), []).append(contact)
-    clusters = {root: Cluster(min(ids), tuple(sorted(ids))) for root, ids in groups.items() if len(ids) > 1}
+    clusters = {}
+    for root, ids in groups.items():
+        if len(ids) > 1:
+            ids.sort()
+            clusters[root] = Cluster(ids[0], tuple(ids))
     for key in linking:
         clusters[find(key.contact_ids[0])].keys.append(key)
     for c in clusters.values():
-        c.keys.sort(key=lambda k: (k.kind, k.value))
-    ordered = tuple(sorted(clusters.values(), key=lambda c: c.id))
+        if len(c.keys) > 1:
+            c.keys.sort(key=lambda k: (k.kind, k.value))
+    ordered = tuple(sorted(clusters.values(), key=attrgetter("id")))
     return Scan(ordered, tuple(sorted(held, key=lambda h: (h.key.kind, h.key.value))))
 
 
