@@ -71,7 +71,7 @@ POSTGRESQL = {
 
 
 BLOCKS = """
-WITH RECURSIVE base AS (
+WITH base AS (
     SELECT c.id,
            c.phone_e164 AS phone,
            {email_local} AS email_local,
