@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import insert
 
-from contactmerge.domain.fuzzy import Profile, block_keys, email_local_key, provider_email
+from contactmerge.domain.fuzzy import Profile, block_keys, company_of, email_local_key, provider_email
+from contactmerge.domain.ids import new_id
 from contactmerge.errors import BadRequest
 from contactmerge.services import contacts, data_attributes, fuzzy, workspaces
+from contactmerge.storage import fuzzy as storage_fuzzy
 from contactmerge.storage.db import make_sessionmaker, transaction
-from contactmerge.storage.tables import Workspace
+from contactmerge.storage.tables import Contact, Workspace
 from tests.conftest import Database
 
 
@@ -201,3 +204,88 @@ def test_namesakes_with_other_numbered_emails_and_phones_are_compared_but_not_su
     scan = fuzzy.suggest_profiles([a, b])
     assert scan.pairs_compared == 1 and scan.suggestions == ()
     assert fuzzy.similarities(a, b) == {"name": 1.0, "email": 0.0, "phone": 0.0, "city": 1.0}
+
+
+# Stored as they are (no service normalization on the way), so the SQL of each key meets odd text.
+STORED = [
+    ("Smith, John", "j.smith+news@gmail.com", "+15125550100", "Austin", {"company": "Acme Inc."}),
+    ("john SMITH", "jsmith@googlemail.com", "+15125550100", "austin ", {"company_name": "acme inc"}),
+    ("Jöhn Smith-Doe", " JSmith@Example.com ", None, "São Paulo", {"company": "  ", "company_name": "Acme"}),
+    ("O'Brien 3rd", "info@acme.com", "+15125550100", "são paulo", {"company": 7, "company_name": "acme"}),
+    ("Zoë Ångström", "zoe@x.io", None, "Malmö", {"company": "ÅNGSTRÖM  AB"}),
+    ("zoë  ÅNGSTRÖM", "Zoe+crm@y.io", None, "MALMÖ", {"company": "Ångström AB"}),
+    ("Zoe Angstrom", "zo@z.io", "null", "Malmö", {"company": "ångström ab"}),
+    ("J K", "jo@x.com", "null", "Austin", {}),
+    ("J. K.", "a.b.c+x@y.com", None, "austin", {}),
+    ("Anne-Marie  d'Arc", "anne@a@b.com", None, "St. Louis", {}),
+    ("anne marie arc", "anne@a@c.com", None, "st louis", {}),
+    ("Ñoño Núñez", "undefined", None, "Ciudad de México", {"company": "Ñandú"}),
+    ("ñoño núñez", None, None, "ciudad de méxico", {"company": "ÑANDÚ"}),
+    ("John John", "abc@q.com", None, "Austin", {}),
+    ("Ann_Lee2", None, None, "New_York", {}),
+    ("ann lee", None, None, "new_york", {}),
+    ("Front Desk", "Info@Other.com", None, None, {}),  # a role mailbox blocks nobody together
+    ("Lonely Person", "lonely@nowhere.com", "+15125559999", "Nowhere", {}),
+]
+
+
+def contact_row(workspace_id: str, role: str, **fields: Any) -> dict[str, Any]:
+    return {"workspace_id": workspace_id, "id": new_id(), "role": role, "custom_attributes": {},
+            "unsubscribed_from_emails": False, "archived": False, "created_at": 1, "updated_at": 1,
+            **fields}  # fmt: skip
+
+
+def _stored(database: Database) -> tuple[str, dict[str, Profile]]:
+    """The STORED contacts in a new workspace, and their profiles; plus contacts no block may show:
+    a merged one, a visitor, and one in another workspace, all sharing the first contact's keys."""
+    sessions = make_sessionmaker(database.engine)
+    with transaction(sessions) as db:
+        workspace_id = workspaces.create_workspace(db, "blocks").workspace.id
+        other_id = workspaces.create_workspace(db, "other").workspace.id
+        rows = [
+            contact_row(workspace_id, "lead", name=name, email_normalized=email, phone_e164=phone,
+                        location_city=city, custom_attributes=attributes)
+            for name, email, phone, city, attributes in STORED
+        ]  # fmt: skip
+        twin = {k: rows[0][k] for k in ("name", "email_normalized", "phone_e164", "location_city")}
+        hidden = [
+            contact_row(workspace_id, "lead", merged_into_id=rows[1]["id"], **twin),
+            contact_row(workspace_id, "visitor", **twin),
+            contact_row(other_id, "lead", **twin),
+        ]
+        db.execute(insert(Contact), rows + hidden)
+    profiles = {
+        r["id"]: Profile(r["id"], r["name"], r["email_normalized"], r["phone_e164"],
+                         company_of(r["custom_attributes"]), r["location_city"])
+        for r in rows
+    }  # fmt: skip
+    return workspace_id, profiles
+
+
+def test_the_database_blocks_contacts_as_the_domain_does(database: Database) -> None:
+    workspace_id, profiles = _stored(database)
+    expected: dict[tuple[str, str], list[str]] = {}
+    for p in profiles.values():
+        for key in block_keys(p):
+            expected.setdefault(key, []).append(p.id)
+    shared = {key: sorted(ids) for key, ids in expected.items() if len(ids) > 1}
+    assert ("name_city", "john smith|austin") in shared and (
+        "name_company",
+        "zoë ångström|ångström ab",
+    ) in shared
+    with make_sessionmaker(database.engine)() as db:
+        found = [
+            (b.kind, b.value, b.size, [m[0] for m in b.members])
+            for b in storage_fuzzy.blocks(db, workspace_id, 50)
+        ]
+        capped = [
+            (b.kind, b.value, b.size, len(b.members)) for b in storage_fuzzy.blocks(db, workspace_id, 2)
+        ]
+    assert found == sorted(found)  # streamed key by key, each block whole
+    assert {(kind, value): ids for kind, value, _, ids in found} == shared
+    assert all(size == len(ids) for _, _, size, ids in found)
+    # over the cap: the block's size, and not one of its contacts
+    assert sorted(capped) == sorted(
+        (k, v, len(ids), len(ids) if len(ids) <= 2 else 0) for (k, v), ids in shared.items()
+    )
+    assert ("phone", "+15125550100", 3, 0) in capped

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
+from typing import NamedTuple
 
 from contactmerge.domain.identifiers import is_junk
 
@@ -45,8 +47,7 @@ ROLE_MAILBOXES = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class Member:
+class Member(NamedTuple):  # a tuple: a scan builds one per sharing contact, hundreds of thousands
     id: str
     role: str
     name: str | None
@@ -55,8 +56,7 @@ class Member:
     verified: bool
 
 
-@dataclass(frozen=True)
-class SharedKey:
+class SharedKey(NamedTuple):
     kind: str  # email | external_id | phone
     value: str
     contact_ids: tuple[str, ...]
@@ -90,14 +90,17 @@ def _name_key(name: str | None) -> str:
 
 def names_disagree(members: Iterable[Member]) -> bool:
     """Two or more different non-empty names (compared without case, spaces or punctuation)."""
-    return len({_name_key(m.name) for m in members} - {""}) > 1
+    names = {m.name for m in members} - {None, ""}
+    if len(names) < 2:  # the same name as written (most duplicates): no need to compare them loosely
+        return False
+    return len({_name_key(name) for name in names} - {""}) > 1
 
 
 def hold_reason(key: SharedKey, members: Mapping[str, Member], blocklist: Iterable[str] = ()) -> str | None:
     """Why a shared key must not link its contacts, or None when it may."""
     if is_junk(key.value, blocklist):
         return "a placeholder value never identifies anyone"
-    sharing = [members[c] for c in key.contact_ids if c in members]
+    sharing = (members[c] for c in key.contact_ids if c in members)  # read only when a rule needs it
     if key.kind == "email" and key.value.partition("@")[0] in ROLE_MAILBOXES and names_disagree(sharing):
         return "a role mailbox shared by people whose names disagree"
     if key.kind == "phone" and names_disagree(sharing):
@@ -110,10 +113,10 @@ def cluster(keys: Sequence[SharedKey], members: Mapping[str, Member], blocklist:
     parent: dict[str, str] = {}
 
     def find(x: str) -> str:
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
+        up = parent.setdefault(x, x)
+        while up != x:  # path halving
+            parent[x] = x = parent[up]
+            up = parent[x]
         return x
 
     def union(a: str, b: str) -> None:
@@ -135,12 +138,17 @@ def cluster(keys: Sequence[SharedKey], members: Mapping[str, Member], blocklist:
     groups: dict[str, list[str]] = {}
     for contact in parent:
         groups.setdefault(find(contact), []).append(contact)
-    clusters = {root: Cluster(min(ids), tuple(sorted(ids))) for root, ids in groups.items() if len(ids) > 1}
+    clusters = {}
+    for root, ids in groups.items():
+        if len(ids) > 1:
+            ids.sort()
+            clusters[root] = Cluster(ids[0], tuple(ids))
     for key in linking:
         clusters[find(key.contact_ids[0])].keys.append(key)
     for c in clusters.values():
-        c.keys.sort(key=lambda k: (k.kind, k.value))
-    ordered = tuple(sorted(clusters.values(), key=lambda c: c.id))
+        if len(c.keys) > 1:
+            c.keys.sort(key=lambda k: (k.kind, k.value))
+    ordered = tuple(sorted(clusters.values(), key=attrgetter("id")))
     return Scan(ordered, tuple(sorted(held, key=lambda h: (h.key.kind, h.key.value))))
 
 

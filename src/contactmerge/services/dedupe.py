@@ -100,15 +100,9 @@ def _scan(db: DbSession, workspace: Workspace, keys: Iterable[str]) -> DedupePla
     )
     shared = [SharedKey(kind, value, tuple(ids)) for kind, value, ids in found_keys]
     del found_keys
+    # by position (repo.MEMBER_COLUMNS): a name lookup on each of a million rows is not free
     facts = {
-        row.id: Member(
-            row.id,
-            row.role,
-            row.name,
-            row.created_at,
-            row.last_seen_at,
-            bool(row.external_id) or (bool(row.email_normalized) and row.email_verified),
-        )
+        row[0]: Member(row[0], row[1], row[2], row[3], row[4], bool(row[5]) or (bool(row[6]) and row[7]))
         for row in rows.values()
     }
     del rows

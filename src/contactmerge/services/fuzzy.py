@@ -1,13 +1,15 @@
 """Fuzzy duplicate suggestions (R5): blocking, then rapidfuzz similarities scored by the domain rule.
 
 Only pairs inside a block are ever compared; a block larger than ``block_cap`` (a shared switchboard,
-a common name in a big city) is skipped and reported instead of compared pair by pair. Suggestions are
-never applied: a person approves them.
+a common name in a big city) is skipped and reported instead of compared pair by pair. In a workspace
+the database does the blocking and hands over one block at a time, so memory holds one block, the pairs
+already compared and the suggestions, never every contact. Suggestions are never applied: a person
+approves them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -16,11 +18,12 @@ from rapidfuzz.distance import Levenshtein
 from sqlalchemy.orm import Session as DbSession
 
 from contactmerge.domain.fuzzy import (
-    COMPANY_ATTRIBUTES,
     Profile,
     Suggestion,
     block_keys,
+    block_values,
     combine,
+    company_of,
     name_key,
     provider_email,
 )
@@ -45,15 +48,6 @@ class FuzzyScan:
     suggestions: tuple[Suggestion, ...]
     skipped_blocks: tuple[SkippedBlock, ...]
     pairs_compared: int
-
-
-def _company(attributes: object) -> str | None:
-    if isinstance(attributes, dict):
-        for name in COMPANY_ATTRIBUTES:
-            value = attributes.get(name)
-            if isinstance(value, str) and value.strip():
-                return value
-    return None
 
 
 def _digits(text: str) -> str:
@@ -96,6 +90,43 @@ def score_pair(a: Profile, b: Profile) -> Suggestion:
     return Suggestion(first, second, score, reasons)
 
 
+def _check(min_score: float, block_cap: int) -> None:
+    if not 0.0 <= min_score <= 1.0:
+        raise BadRequest("min_score is a number between 0 and 1", field="min_score")
+    if block_cap < 2:
+        raise BadRequest("block_cap is at least 2", field="block_cap")
+
+
+def _score_blocks(
+    blocks: Iterable[tuple[str, str, int, Sequence[Profile]]],
+    *,
+    min_score: float,
+    limit: int | None,
+    block_cap: int,
+) -> FuzzyScan:
+    """Every pair inside a block of at most ``block_cap`` scored once; larger blocks only reported."""
+    compared: set[tuple[str, str]] = set()
+    found: list[Suggestion] = []
+    skipped: list[SkippedBlock] = []
+    for kind, value, size, members in blocks:
+        if size > block_cap:
+            skipped.append(SkippedBlock(kind, value, size))
+            continue
+        for a, b in combinations(members, 2):
+            pair = (a.id, b.id) if a.id < b.id else (b.id, a.id)
+            if pair in compared:  # two contacts sharing several keys meet in several blocks
+                continue
+            compared.add(pair)
+            if (suggestion := score_pair(a, b)).score >= min_score:
+                found.append(suggestion)
+    found.sort(key=lambda s: (-s.score, s.contact_a, s.contact_b))
+    return FuzzyScan(
+        tuple(found if limit is None else found[:limit]),
+        tuple(sorted(skipped, key=lambda b: (-b.size, b.kind, b.value))),
+        len(compared),
+    )
+
+
 def suggest_profiles(
     profiles: Iterable[Profile],
     *,
@@ -103,36 +134,18 @@ def suggest_profiles(
     limit: int | None = DEFAULT_LIMIT,
     block_cap: int = DEFAULT_BLOCK_CAP,
 ) -> FuzzyScan:
-    """Suggestions among ``profiles``, best first; blocks over ``block_cap`` skipped and reported."""
-    if not 0.0 <= min_score <= 1.0:
-        raise BadRequest("min_score is a number between 0 and 1", field="min_score")
-    if block_cap < 2:
-        raise BadRequest("block_cap is at least 2", field="block_cap")
-    people: dict[str, Profile] = {}
-    blocks: dict[tuple[str, str], list[str]] = {}
+    """Suggestions among ``profiles`` (blocked in memory), best first; blocks over ``block_cap`` reported."""
+    _check(min_score, block_cap)
+    blocks: dict[tuple[str, str], list[Profile]] = {}
     for profile in profiles:
-        keys = block_keys(profile)
-        if not keys:
-            continue
-        people[profile.id] = profile
-        for key in keys:
-            blocks.setdefault(key, []).append(profile.id)
-    pairs: set[tuple[str, str]] = set()
-    skipped: list[SkippedBlock] = []
-    for (kind, value), ids in blocks.items():
-        if len(ids) < 2:
-            continue
-        if len(ids) > block_cap:
-            skipped.append(SkippedBlock(kind, value, len(ids)))
-            continue
-        pairs.update((min(x, y), max(x, y)) for x, y in combinations(ids, 2))
-    found = [s for x, y in pairs if (s := score_pair(people[x], people[y])).score >= min_score]
-    found.sort(key=lambda s: (-s.score, s.contact_a, s.contact_b))
-    return FuzzyScan(
-        tuple(found if limit is None else found[:limit]),
-        tuple(sorted(skipped, key=lambda b: (-b.size, b.kind, b.value))),
-        len(pairs),
+        for key in block_keys(profile):
+            blocks.setdefault(key, []).append(profile)
+    shared = (
+        (kind, value, len(members), members)
+        for (kind, value), members in sorted(blocks.items())
+        if len(members) > 1
     )
+    return _score_blocks(shared, min_score=min_score, limit=limit, block_cap=block_cap)
 
 
 def scan(
@@ -144,13 +157,24 @@ def scan(
     block_cap: int = DEFAULT_BLOCK_CAP,
 ) -> FuzzyScan:
     """R5 fuzzy mode over the live contacts of a workspace: suggestions and the blocks skipped."""
-    rows = (
-        Profile(
-            r.id, r.name, r.email_normalized, r.phone_e164, _company(r.custom_attributes), r.location_city
-        )
-        for r in repo.profiles(db, workspace.id)
+    _check(min_score, block_cap)
+    return _score_blocks(
+        _stored_blocks(db, workspace.id, block_cap), min_score=min_score, limit=limit, block_cap=block_cap
     )
-    return suggest_profiles(rows, min_score=min_score, limit=limit, block_cap=block_cap)
+
+
+def _stored_blocks(
+    db: DbSession, workspace_id: str, block_cap: int
+) -> Iterator[tuple[str, str, int, list[Profile]]]:
+    """The database's blocks, one at a time, each member checked against the exact domain keys: the SQL
+    of a key may only approximate the Python normalization (PostgreSQL's regular expressions), and a
+    contact the domain would not put in a block is never compared for it."""
+    for block in repo.blocks(db, workspace_id, block_cap):
+        people = [
+            Profile(row[0], row[1], row[2], row[3], company_of(row[5]), row[4]) for row in block.members
+        ]
+        kind, value = block.kind, block.value
+        yield kind, value, block.size, [p for p in people if value in block_values(p, kind)]
 
 
 def suggest(

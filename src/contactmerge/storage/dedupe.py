@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import String, case, func, literal, select, union
+from sqlalchemy import String, and_, case, func, literal, select, text, union_all
 from sqlalchemy.orm import Session as DbSession
 
 from contactmerge.domain.identifiers import MAILBOX_RULES, MailboxRule
+from contactmerge.storage.db import without_jit
 from contactmerge.storage.tables import Contact
 
 KEY_COLUMNS: dict[str, Any] = {
@@ -69,7 +70,12 @@ def _shared_values(column: Any, live: list[Any]) -> Any:
         keyed = select(column.label("key")).where(*live).subquery()
         column = keyed.c.key
         live = []
-    return select(column).where(*live, column.is_not(None)).group_by(column).having(func.count() > 1)
+    return (
+        select(column.label("value"))
+        .where(*live, column.is_not(None))
+        .group_by(column)
+        .having(func.count() > 1)
+    )
 
 
 def shared_keys(
@@ -79,39 +85,37 @@ def shared_keys(
     sorted, and the rows (``MEMBER_COLUMNS``, plain, no ORM objects) of the contacts sharing one. With
     ``provider_rules`` an email is compared as its provider reads it (``provider_email_sql``).
 
-    One statement: the values shared (``GROUP BY … HAVING count(*) > 1`` per key) pick, as semi-joins,
-    the contacts sharing any of them, each once with all its keys; they are grouped here by key. (An
-    ``OR`` of ``IN`` subqueries made PostgreSQL re-run a ``GROUP BY`` per contact at 1M contacts; so
-    did a server-side cursor.) Only the sharing contacts ever reach Python, so the result is read whole.
+    One statement: per key, the values shared (``GROUP BY … HAVING count(*) > 1``) joined back to the
+    contacts holding them, all keys in one ``UNION ALL`` ordered by key, value and contact, so each
+    shared value's contacts arrive together and sorted. (An ``OR`` of ``IN`` subqueries made PostgreSQL
+    re-run a ``GROUP BY`` per contact at 1M contacts; so did a server-side cursor; picking the contacts
+    by a ``UNION`` of semi-joins and reading them again cost a sort and a scan of every contact.) Only the
+    sharing contacts ever reach Python, so the result is read whole.
     """
     email = provider_email_sql(db.get_bind().dialect.name) if provider_rules else KEY_COLUMNS["email"]
-    columns = [email if kind == "email" else KEY_COLUMNS[kind] for kind in kinds]
     live = _live(workspace_id)
-    sharing = union(
-        *(select(Contact.id).where(*live, column.in_(_shared_values(column, live))) for column in columns)
-    )
-    result = db.connection().execute(
-        select(*MEMBER_COLUMNS, *columns).where(Contact.workspace_id == workspace_id, Contact.id.in_(sharing))
-    )
-    first = len(MEMBER_COLUMNS)
-    groups: list[dict[str, list[str]]] = [{} for _ in kinds]
+    by_key = []
+    for kind in kinds:
+        column = email if kind == "email" else KEY_COLUMNS[kind]
+        shared = _shared_values(column, live).subquery()
+        by_key.append(
+            select(literal(kind).label("kind"), shared.c.value, *MEMBER_COLUMNS)
+            .join_from(shared, Contact, and_(Contact.workspace_id == workspace_id, column == shared.c.value))
+            .where(*live)
+        )
+    without_jit(db)
+    result = db.connection().execute(union_all(*by_key).order_by(text("kind"), text("value"), text("id")))
+    found: list[tuple[str, str, list[str]]] = []
     members: dict[str, Any] = {}
+    current: tuple[str, str] | None = None
+    ids: list[str] = []
     for part in result.partitions(10_000):
         for row in part:
-            contact_id = row[0]
-            members[contact_id] = row
-            for position, group in enumerate(groups, first):
-                value = row[position]
-                if value is None:
-                    continue
-                if value in group:
-                    group[value].append(contact_id)
-                else:
-                    group[value] = [contact_id]
-    shared = [
-        (kind, value, sorted(ids))
-        for kind, group in zip(kinds, groups, strict=True)
-        for value, ids in sorted(group.items())
-        if len(ids) > 1
-    ]
-    return shared, members
+            contact_id = row[2]
+            if contact_id not in members:
+                members[contact_id] = row[2:]
+            if (row[0], row[1]) != current:
+                current, ids = (row[0], row[1]), []
+                found.append((row[0], row[1], ids))
+            ids.append(contact_id)
+    return found, members
