@@ -7,9 +7,10 @@ normalized email (in another case), some only its phone; every 1,000th contact u
 "Person <letters>" and every contact lives in one of 1,000 cities, so the fuzzy scan's name blocks pair
 the duplicates while its "person" + city blocks (a common name in a big city) exceed the block cap. The
 floor is the three bare ``SELECT key, count(*) … GROUP BY key HAVING count(*) > 1`` queries (same
-filters) in the same database. The apply rate is measured on a sample of clusters (``BENCH_DEDUPE_APPLY``
-clusters, default 2,000) applied as one batch. Peak RSS is the whole process's during a scan; the growth
-is that peak less the RSS when the scan started (what the scan itself holds).
+filters) in the same database. The scan and the floor run three times, alternated, and the best of
+each is compared; the first scan is reported too. The apply rate is measured on a sample of clusters
+(``BENCH_DEDUPE_APPLY`` clusters, default 2,000) applied as one batch. Peak RSS is the whole process's
+during a scan; the growth is that peak less the RSS when the scan started (what the scan itself holds).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from contactmerge.storage.tables import Contact, Workspace
 CONTACTS = int(os.environ.get("BENCH_DEDUPE_CONTACTS", "1000000"))
 APPLY_CLUSTERS = int(os.environ.get("BENCH_DEDUPE_APPLY", "2000"))
 CITIES = 1000
+ROUNDS = 3
 
 
 def letters(n: int) -> str:
@@ -124,19 +126,24 @@ def fuzzy_scan(sessions: Any, workspace_id: str, label: str) -> dict[str, float]
 
 def run(backend: str) -> Result:
     figures: dict[str, float] = {}
-    sizes = sorted({min(100_000, CONTACTS), CONTACTS})
+    sizes = sorted({min(10_000, CONTACTS), min(100_000, CONTACTS), CONTACTS})
     for contacts in sizes:
         with fresh_database(backend) as engine:
             sessions = make_sessionmaker(engine)
             with transaction(sessions) as db:
                 workspace_id = workspaces.create_workspace(db, "bench").workspace.id
             seed(engine, workspace_id, contacts)
-            floor = timed(lambda e=engine, w=workspace_id: bare_group_by(e, w))  # type: ignore[misc]
-            with PeakRss() as memory, sessions() as db:
-                before = memory.peak
-                start = time.perf_counter()
-                plan = dedupe.scan(db, db.get_one(Workspace, workspace_id))
-                seconds = time.perf_counter() - start
+            floors, scans = [], []
+            for attempt in range(ROUNDS):  # alternated, best of each: one slow moment skews neither
+                floors.append(timed(lambda e=engine, w=workspace_id: bare_group_by(e, w)))  # type: ignore[misc]
+                with PeakRss() as scanning, sessions() as db:
+                    before = scanning.peak
+                    start = time.perf_counter()
+                    plan = dedupe.scan(db, db.get_one(Workspace, workspace_id))
+                    scans.append(time.perf_counter() - start)
+                if attempt == 0:  # the first scan's memory (and its statistics refresh, on PostgreSQL)
+                    memory, growth = scanning.peak, scanning.peak - before
+            floor, seconds = min(floors), min(scans)
             summary = plan.summary()
             label = f"contacts_{contacts}"
             figures.update(fuzzy_scan(sessions, workspace_id, label))
@@ -145,11 +152,12 @@ def run(backend: str) -> Result:
             with transaction(sessions) as db:
                 _, results = dedupe.apply(db, db.get_one(Workspace, workspace_id), plan, cluster_ids=sample)
             applied = time.perf_counter() - start
+            figures[f"{label}_first_scan_s"] = scans[0]
             figures[f"{label}_scan_s"] = seconds
             figures[f"{label}_bare_group_by_s"] = floor
             figures[f"{label}_scan_ratio_to_bare"] = seconds / floor
-            figures[f"{label}_scan_peak_rss_mb"] = memory.peak / 1e6
-            figures[f"{label}_scan_rss_growth_mb"] = (memory.peak - before) / 1e6
+            figures[f"{label}_scan_peak_rss_mb"] = memory / 1e6
+            figures[f"{label}_scan_rss_growth_mb"] = growth / 1e6
             figures[f"{label}_clusters"] = float(summary["clusters"])
             figures[f"{label}_merges_planned"] = float(summary["merges_planned"])
             figures[f"{label}_held_keys"] = float(summary["shared_keys_held_for_review"])
@@ -159,8 +167,9 @@ def run(backend: str) -> Result:
         "dedupe scans",
         backend,
         figures,
-        f"{CONTACTS:,} contacts, 10% duplicates by email or phone, role mailboxes held; ratio = scan time / "
-        f"bare GROUP BY queries (goal <= 3, scan < 60 s at 1M); apply on a sample of {APPLY_CLUSTERS:,} "
-        "clusters as one batch (commit included); fuzzy scan with every suggestion kept; peak RSS of each "
-        "scan and its growth over the RSS at its start",
+        f"10k, 100k and {CONTACTS:,} contacts, 10% duplicates by email or phone, role mailboxes held; "
+        f"ratio = best scan time / best bare GROUP BY time of {ROUNDS} alternated rounds (goal <= 3, scan "
+        f"< 60 s at 1M); first_scan_s is the first, cold scan; apply on a sample of {APPLY_CLUSTERS:,} "
+        "clusters as one batch (commit included); fuzzy scan with every suggestion kept; peak RSS of the "
+        "first scan of each kind and its growth over the RSS at its start",
     )
