@@ -64,7 +64,14 @@ def seed(database: Database) -> str:
                     )
                 tags.attach(db, workspace, lead.id, vip)
         for k, zed in enumerate(("Zed", "ZED")):  # one name, two spellings: they tell the twins apart here
-            person(role="user", external_id=f"z{k}", phone="+15125550199", name=zed, email=f"z{k}@x.com")
+            person(  # seen at different times, so both workspaces keep the same one (ids are random)
+                role="user",
+                external_id=f"z{k}",
+                phone="+15125550199",
+                name=zed,
+                email=f"z{k}@x.com",
+                last_seen_at=1_700_000_000 + k,
+            )
             person(role="lead", email="twins@example.com", name=f"Twin {k}")
         for reviewed in duplicates.review(db, workspace):
             members = {db.get_one(Contact, (workspace.id, m)).name for m in reviewed.planned.cluster.members}
