@@ -129,15 +129,21 @@ def apply(
     if unknown:
         raise BadRequest(f"no duplicate cluster {', '.join(unknown)} in this scan", field="cluster")
     batch_id = new_id()
-    requests = [
+    requests = merge_requests(
+        p for p in plan.clusters if p.blocked is None and (not wanted or p.cluster.id in wanted)
+    )
+    return batch_id, merging.merge_many(db, workspace, requests, requested_by="dedupe", batch_id=batch_id)
+
+
+def merge_requests(clusters: Iterable[PlannedCluster]) -> list[merging.MergeRequest]:
+    """R5: each absorbed member of each cluster into its survivor, with the cluster and keys as evidence."""
+    return [
         merging.MergeRequest(
             member,
             p.survivor,
             "bulk",
             {"cluster": p.cluster.id, "keys": [f"{k.kind}:{k.value}" for k in p.cluster.keys]},
         )
-        for p in plan.clusters
-        if p.blocked is None and (not wanted or p.cluster.id in wanted)
+        for p in clusters
         for member in p.absorbed
     ]
-    return batch_id, merging.merge_many(db, workspace, requests, requested_by="dedupe", batch_id=batch_id)

@@ -182,16 +182,7 @@ def run_batch(db: DbSession, batch: Batch) -> Batch:
         (False, [r.planned for r in reviewed if r.planned.blocked is None]),
         (True, [r.planned for r in reviewed if r.planned.blocked and r.decision == "approved"]),
     ):
-        requests = [
-            merging.MergeRequest(
-                member,
-                p.survivor,
-                "bulk",
-                {"cluster": p.cluster.id, "keys": [f"{k.kind}:{k.value}" for k in p.cluster.keys]},
-            )
-            for p in chosen
-            for member in p.absorbed
-        ]
+        requests = dedupe.merge_requests(chosen)
         if requests:
             results.extend(
                 merging.merge_many(
