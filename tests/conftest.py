@@ -122,8 +122,15 @@ class Server:
 @pytest.fixture(scope="session")
 def server(database: Database) -> Iterator[Server]:
     """A real uvicorn server on a free port, serving the session's database of one backend."""
+    with serve(Settings(database_url=database.url), database) as running:
+        yield running
+
+
+@contextmanager
+def serve(settings: Settings, database: Database) -> Iterator[Server]:
+    """``create_app(settings)`` on a real uvicorn server on a free port, for as long as the block runs."""
     port = free_port()
-    app = create_app(Settings(database_url=database.url))
+    app = create_app(settings)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, daemon=True)

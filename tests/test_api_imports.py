@@ -7,7 +7,11 @@ import io
 import json
 
 import httpx
+from sqlalchemy import func, select
 
+from contactmerge.settings import Settings
+from contactmerge.storage.tables import Import
+from tests.conftest import Database, make_workspace, serve
 from tests.helpers import finished
 
 
@@ -62,3 +66,26 @@ def test_bad_uploads_are_refused_naming_the_field(api: httpx.Client) -> None:
     missing = api.post("/imports", data={"role": "user"})
     assert missing.status_code == 400 and missing.json()["errors"][0]["field"] == "file"
     assert api.get("/imports/nope").status_code == 404
+
+
+def test_an_upload_over_the_size_limit_is_refused_and_nothing_is_kept(database: Database) -> None:
+    keys = make_workspace(database, "limited")
+    headers = {"Authorization": f"Bearer {keys.token}"}
+    fits = "email\n" + "".join(f"p{i}@example.com\n" for i in range(3))
+    too_big = fits + "p3@example.com\n"
+    with (
+        serve(Settings(database_url=database.url, max_upload_bytes=len(fits)), database) as small,
+        httpx.Client(base_url=small.base_url, headers=headers, timeout=30) as api,
+    ):
+        refused = upload(api, too_big)
+        assert refused.status_code == 400
+        assert refused.json()["errors"][0]["field"] == "file"
+        assert f"limit of {len(fits):,} bytes" in refused.json()["errors"][0]["message"]
+        with database.engine.connect() as connection:
+            kept = connection.execute(
+                select(func.count()).select_from(Import).where(Import.workspace_id == keys.app_id)
+            ).scalar_one()
+        assert kept == 0  # no import, no stored chunk
+        accepted = upload(api, fits)
+        assert accepted.status_code == 202
+        assert finished(api, "/imports/" + accepted.json()["id"])["counts"]["created"] == 3

@@ -31,6 +31,12 @@ class Settings(BaseSettings):
         default=True,
         description="Run a worker thread inside `serve` (turn off when `contactmerge worker` runs).",
     )
+    max_upload_bytes: int = Field(
+        default=1 << 30,
+        ge=1,
+        description="Largest CSV file an upload (`POST /imports`, the admin import page) may send; larger is "
+        "refused with 400 and nothing is kept. The CLI reads local files of any size.",
+    )
     worker_poll_interval: float = Field(
         default=0.25, gt=0, le=60, description="Seconds a worker waits between looks for new work."
     )

@@ -42,7 +42,14 @@ class Draft:
 
 
 def create(
-    db: DbSession, workspace: Workspace, *, filename: str, role: str, dry_run: bool, chunks: Iterable[bytes]
+    db: DbSession,
+    workspace: Workspace,
+    *,
+    filename: str,
+    role: str,
+    dry_run: bool,
+    chunks: Iterable[bytes],
+    max_bytes: int,
 ) -> Import:
     """Store an upload as a draft, once its file reads as a CSV (400 naming ``file`` otherwise)."""
     job = importing.upload(
@@ -53,6 +60,7 @@ def create(
         mapping={},
         dry_run=dry_run,
         chunks=chunks,
+        max_bytes=max_bytes,
         state=MAPPING,
     )
     fmt = sniff(opener_in(db, job))

@@ -332,9 +332,11 @@ def upload(
     mapping: dict[str, str],
     dry_run: bool,
     chunks: Iterable[bytes],
+    max_bytes: int,
     state: str = "pending",
 ) -> Import:
-    """An uploaded file stored under a new import (R3) in ``state``: ``pending`` is the worker's to run."""
+    """An uploaded file stored under a new import (R3) in ``state``: ``pending`` is the worker's to run.
+    A file over ``max_bytes`` is refused (400 naming ``file``); the caller's rollback keeps nothing."""
     job = create_import(
         db,
         workspace,
@@ -347,8 +349,12 @@ def upload(
     )
     size = 0
     for position, chunk in enumerate(chunks):
-        store_chunk(db, job, position, chunk)
         size += len(chunk)
+        if size > max_bytes:
+            raise BadRequest(
+                f"the uploaded file is larger than the limit of {max_bytes:,} bytes", field="file"
+            )
+        store_chunk(db, job, position, chunk)
     if size == 0:
         raise BadRequest("the uploaded file is empty", field="file")
     job.size_bytes, job.state = size, state

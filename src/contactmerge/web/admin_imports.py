@@ -86,6 +86,7 @@ def upload(
             role=role,
             dry_run=dry_run,
             chunks=iter(partial(file.file.read, UPLOAD_CHUNK), b""),
+            max_bytes=ctx.settings.max_upload_bytes,
         )
     except BadRequest as error:
         ctx.db.rollback()  # the draft and the chunks stored so far: nothing is kept

@@ -70,6 +70,7 @@ def upload(
         mapping=mapping,
         dry_run=dry_run,
         chunks=iter(partial(file.file.read, UPLOAD_CHUNK), b""),
+        max_bytes=ctx.settings.max_upload_bytes,
     )
     ctx.commit()
     worker = getattr(request.app.state, "worker", None)
