@@ -8,12 +8,12 @@ contacts whose names disagree is held for review instead of linking them. Junk v
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import NamedTuple
 
-from contactmerge.domain.identifiers import is_junk
+from contactmerge.domain.identifiers import junk_test
 
 KEYS = ("email", "external_id", "phone")
 ROLE_MAILBOXES = frozenset(
@@ -96,53 +96,85 @@ def names_disagree(members: Iterable[Member]) -> bool:
     return len({_name_key(name) for name in names} - {""}) > 1
 
 
+JUNK = "a placeholder value never identifies anyone"
+ROLE_MAILBOX = "a role mailbox shared by people whose names disagree"
+SWITCHBOARD = "a phone (a switchboard?) shared by people whose names disagree"
+
+
 def hold_reason(key: SharedKey, members: Mapping[str, Member], blocklist: Iterable[str] = ()) -> str | None:
     """Why a shared key must not link its contacts, or None when it may."""
-    if is_junk(key.value, blocklist):
-        return "a placeholder value never identifies anyone"
-    sharing = (members[c] for c in key.contact_ids if c in members)  # read only when a rule needs it
-    if key.kind == "email" and key.value.partition("@")[0] in ROLE_MAILBOXES and names_disagree(sharing):
-        return "a role mailbox shared by people whose names disagree"
-    if key.kind == "phone" and names_disagree(sharing):
-        return "a phone (a switchboard?) shared by people whose names disagree"
-    return None
+    return _holder(members, blocklist)(key)
+
+
+def _holder(members: Mapping[str, Member], blocklist: Iterable[str]) -> Callable[[SharedKey], str | None]:
+    """``hold_reason`` for many keys: the blocklist folded once, names read only when a rule needs them."""
+    junk = junk_test(blocklist)
+
+    def disagree(ids: tuple[str, ...]) -> bool:
+        if len(ids) == 2:  # most keys: two contacts, compared without building sets
+            a, b = members.get(ids[0]), members.get(ids[1])
+            first, second = a.name if a else None, b.name if b else None
+            if not first or not second or first == second:
+                return False
+            one, other = _name_key(first), _name_key(second)
+            return bool(one) and bool(other) and one != other
+        return names_disagree(members[c] for c in ids if c in members)
+
+    def reason(key: SharedKey) -> str | None:
+        kind, value, ids = key
+        if junk(value):
+            return JUNK
+        if kind == "email" and value.partition("@")[0] in ROLE_MAILBOXES and disagree(ids):
+            return ROLE_MAILBOX
+        if kind == "phone" and disagree(ids):
+            return SWITCHBOARD
+        return None
+
+    return reason
 
 
 def cluster(keys: Sequence[SharedKey], members: Mapping[str, Member], blocklist: Iterable[str] = ()) -> Scan:
     """Union-find over the contacts that share a key; the same clusters whatever the order of ``keys``."""
-    parent: dict[str, str] = {}
+    parent: dict[str, str] = {}  # only linked contacts; a root has no entry
+    up = parent.get
 
     def find(x: str) -> str:
-        up = parent.setdefault(x, x)
-        while up != x:  # path halving
-            parent[x] = x = parent[up]
-            up = parent[x]
-        return x
-
-    def union(a: str, b: str) -> None:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
+        root = x
+        while (above := up(root)) is not None:
+            root = above
+        while x != root:  # path compression
+            parent[x], x = root, parent[x]
+        return root
 
     held: list[HeldKey] = []
     linking: list[SharedKey] = []
+    reason = _holder(members, blocklist)
     for key in keys:
-        reason = hold_reason(key, members, blocklist)
-        if reason is not None:
-            held.append(HeldKey(key, reason))
+        why = reason(key)
+        if why is not None:
+            held.append(HeldKey(key, why))
             continue
         linking.append(key)
-        first, *rest = key.contact_ids
-        for other in rest:
-            union(first, other)
+        ids = key.contact_ids
+        root = find(ids[0])
+        for other in ids[1:]:
+            other_root = find(other)
+            if other_root != root:  # the smaller id stays the root
+                if other_root < root:
+                    parent[root], root = other_root, other_root
+                else:
+                    parent[other_root] = root
     groups: dict[str, list[str]] = {}
-    for contact in parent:
-        groups.setdefault(find(contact), []).append(contact)
+    for contact in list(parent):
+        root = find(contact)
+        if root in groups:
+            groups[root].append(contact)
+        else:
+            groups[root] = [root, contact]
     clusters = {}
-    for root, ids in groups.items():
-        if len(ids) > 1:
-            ids.sort()
-            clusters[root] = Cluster(ids[0], tuple(ids))
+    for root, group in groups.items():
+        group.sort()
+        clusters[root] = Cluster(group[0], tuple(group))
     for key in linking:
         clusters[find(key.contact_ids[0])].keys.append(key)
     for c in clusters.values():

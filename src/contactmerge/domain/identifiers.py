@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 JUNK_VALUES = frozenset({"null", "undefined", "anonymous", "0", "-1", "[object object]", "nan", "none", ""})
@@ -10,10 +10,17 @@ JUNK_VALUES = frozenset({"null", "undefined", "anonymous", "0", "-1", "[object o
 
 def is_junk(value: str | None, blocklist: Iterable[str] = ()) -> bool:
     """True when a value must never identify anyone (design §3 refusals): empty, placeholders, blocklist."""
-    if value is None:
-        return True
-    folded = value.strip().lower()
-    return folded in JUNK_VALUES or folded in {b.strip().lower() for b in blocklist}
+    return junk_test(blocklist)(value)
+
+
+def junk_test(blocklist: Iterable[str] = ()) -> Callable[[str | None], bool]:
+    """``is_junk`` with the blocklist folded once, for checking many values."""
+    refused = JUNK_VALUES | {b.strip().lower() for b in blocklist}
+
+    def junk(value: str | None) -> bool:
+        return value is None or value.strip().lower() in refused
+
+    return junk
 
 
 def canonical_email(address: str) -> str:

@@ -14,8 +14,6 @@ from contactmerge.domain.dedupe import (
     KEYS,
     Cluster,
     HeldKey,
-    Member,
-    SharedKey,
     cluster,
     needs_approval,
     survivor,
@@ -92,20 +90,12 @@ def scan(db: DbSession, workspace: Workspace, keys: Iterable[str] = KEYS) -> Ded
 def _scan(db: DbSession, workspace: Workspace, keys: Iterable[str]) -> DedupePlan:
     settings = workspace.settings or {}
     statistics.refresh_if_stale(db)  # right after a bulk load, a stale plan made this scan 450 times slower
-    found_keys, rows = repo.shared_keys(
+    shared, facts = repo.shared_keys(
         db,
         workspace.id,
         tuple(dict.fromkeys(keys)),
         provider_rules=bool(settings.get("dedupe_provider_rules", False)),
     )
-    shared = [SharedKey(kind, value, tuple(ids)) for kind, value, ids in found_keys]
-    del found_keys
-    # by position (repo.MEMBER_COLUMNS): a name lookup on each of a million rows is not free
-    facts = {
-        row[0]: Member(row[0], row[1], row[2], row[3], row[4], bool(row[5]) or (bool(row[6]) and row[7]))
-        for row in rows.values()
-    }
-    del rows
     found = cluster(shared, facts, settings.get("identifier_blocklist", ()))
     planned = []
     for c in found.clusters:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import String, and_, case, func, literal, select, text, union_all
+from sqlalchemy import String, and_, case, func, literal, or_, select, text, union_all
 from sqlalchemy.orm import Session as DbSession
 
+from contactmerge.domain.dedupe import Member, SharedKey
 from contactmerge.domain.identifiers import MAILBOX_RULES, MailboxRule
 from contactmerge.storage.db import without_jit
 from contactmerge.storage.tables import Contact
@@ -51,15 +52,18 @@ def _live(workspace_id: str) -> list[Any]:
     ]
 
 
+# In the order of ``domain.dedupe.Member``, so a row becomes one without reading its columns by name.
 MEMBER_COLUMNS = (
     Contact.id,
     Contact.role,
     Contact.name,
     Contact.created_at,
     Contact.last_seen_at,
-    Contact.external_id,
-    Contact.email_normalized,
-    Contact.email_verified,
+    # verified: a workspace-written external_id, or an email that is verified (design §3 survivor order)
+    or_(
+        func.coalesce(Contact.external_id, "") != "",
+        and_(func.coalesce(Contact.email_normalized, "") != "", Contact.email_verified.is_(True)),
+    ).label("verified"),
 )
 
 
@@ -80,9 +84,9 @@ def _shared_values(column: Any, live: list[Any]) -> Any:
 
 def shared_keys(
     db: DbSession, workspace_id: str, kinds: Sequence[str], *, provider_rules: bool = False
-) -> tuple[list[tuple[str, str, list[str]]], dict[str, Any]]:
-    """(kind, value, contact ids) for every value of ``kinds`` that two or more live contacts share,
-    sorted, and the rows (``MEMBER_COLUMNS``, plain, no ORM objects) of the contacts sharing one. With
+) -> tuple[list[SharedKey], dict[str, Member]]:
+    """Every value of ``kinds`` that two or more live contacts share, with their ids, sorted; and each
+    contact sharing one, by id (``MEMBER_COLUMNS``, plain tuples, no ORM objects). With
     ``provider_rules`` an email is compared as its provider reads it (``provider_email_sql``).
 
     One statement: per key, the values shared (``GROUP BY … HAVING count(*) > 1``) joined back to the
@@ -105,17 +109,20 @@ def shared_keys(
         )
     without_jit(db)
     result = db.connection().execute(union_all(*by_key).order_by(text("kind"), text("value"), text("id")))
-    found: list[tuple[str, str, list[str]]] = []
-    members: dict[str, Any] = {}
-    current: tuple[str, str] | None = None
-    ids: list[str] = []
+    found: list[SharedKey] = []
+    members: dict[str, Member] = {}
+    kind, value, ids = "", "", []
     for part in result.partitions(10_000):
         for row in part:
             contact_id = row[2]
             if contact_id not in members:
-                members[contact_id] = row[2:]
-            if (row[0], row[1]) != current:
-                current, ids = (row[0], row[1]), []
-                found.append((row[0], row[1], ids))
-            ids.append(contact_id)
+                members[contact_id] = Member._make(row[2:])
+            if row[1] == value and row[0] == kind:
+                ids.append(contact_id)
+                continue
+            if ids:
+                found.append(SharedKey(kind, value, tuple(ids)))
+            kind, value, ids = row[0], row[1], [contact_id]
+    if ids:
+        found.append(SharedKey(kind, value, tuple(ids)))
     return found, members
