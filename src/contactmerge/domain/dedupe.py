@@ -101,13 +101,11 @@ ROLE_MAILBOX = "a role mailbox shared by people whose names disagree"
 SWITCHBOARD = "a phone (a switchboard?) shared by people whose names disagree"
 
 
-def hold_reason(key: SharedKey, members: Mapping[str, Member], blocklist: Iterable[str] = ()) -> str | None:
-    """Why a shared key must not link its contacts, or None when it may."""
-    return _holder(members, blocklist)(key)
-
-
-def _holder(members: Mapping[str, Member], blocklist: Iterable[str]) -> Callable[[SharedKey], str | None]:
-    """``hold_reason`` for many keys: the blocklist folded once, names read only when a rule needs them."""
+def hold_reasons(
+    members: Mapping[str, Member], blocklist: Iterable[str]
+) -> Callable[[SharedKey], str | None]:
+    """Why a shared key must not link its contacts, or None when it may; the blocklist folded once for
+    many keys, names read only when a rule needs them."""
     junk = junk_test(blocklist)
 
     def disagree(ids: tuple[str, ...]) -> bool:
@@ -148,7 +146,7 @@ def cluster(keys: Sequence[SharedKey], members: Mapping[str, Member], blocklist:
 
     held: list[HeldKey] = []
     linking: list[SharedKey] = []
-    reason = _holder(members, blocklist)
+    reason = hold_reasons(members, blocklist)
     for key in keys:
         why = reason(key)
         if why is not None:

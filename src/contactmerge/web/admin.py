@@ -142,13 +142,6 @@ def back_to(target: object, default: str) -> str:
     return default
 
 
-def wake_worker(request: Request) -> None:
-    """Tell the in-process worker (``serve``) that a job is waiting; a separate worker polls anyway."""
-    worker = getattr(request.app.state, "worker", None)
-    if worker is not None:
-        worker.wake()
-
-
 def _set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
     response.set_cookie(
         name,

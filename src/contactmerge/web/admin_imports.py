@@ -25,8 +25,8 @@ from contactmerge.web.admin import (
     checked_form,
     redirect,
     render,
-    wake_worker,
 )
+from contactmerge.worker.runner import wake_worker
 
 router = APIRouter(include_in_schema=False, route_class=AdminRoute)
 PER_PAGE = 50

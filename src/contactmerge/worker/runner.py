@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
@@ -226,6 +226,13 @@ class Worker:
         thread = threading.Thread(target=self.run_forever, name=self.name, daemon=True)
         thread.start()
         return thread
+
+
+def wake_worker(request: Any) -> None:
+    """Tell the in-process worker (``serve``) that a job is waiting; a separate worker polls anyway."""
+    worker = getattr(request.app.state, "worker", None)
+    if worker is not None:
+        worker.wake()
 
 
 def request_of(mark: MergeMark) -> MergeRequest:

@@ -15,6 +15,7 @@ from contactmerge.domain.fuzzy import Suggestion
 from contactmerge.errors import BadRequest
 from contactmerge.services import dedupe, duplicates
 from contactmerge.storage.tables import Batch
+from contactmerge.worker.runner import wake_worker
 
 router = APIRouter(tags=["duplicates"])
 
@@ -169,9 +170,7 @@ def apply(body: ApplyRequest, request: Request, ctx: ApiContext = Depends(api_co
     batch = duplicates.start_batch(ctx.db, ctx.workspace, keys=keys, cluster_ids=body.cluster_ids)
     response = batch_json(batch)
     ctx.commit()
-    worker = getattr(request.app.state, "worker", None)
-    if worker is not None:
-        worker.wake()
+    wake_worker(request)
     return JSONResponse(response, status_code=202)
 
 

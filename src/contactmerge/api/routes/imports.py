@@ -13,6 +13,7 @@ from contactmerge.api.deps import ApiContext, api_context
 from contactmerge.errors import BadRequest
 from contactmerge.services import importing
 from contactmerge.storage.tables import Import
+from contactmerge.worker.runner import wake_worker
 
 router = APIRouter(tags=["imports"])
 UPLOAD_CHUNK = 1 << 20
@@ -73,9 +74,7 @@ def upload(
         max_bytes=ctx.settings.max_upload_bytes,
     )
     ctx.commit()
-    worker = getattr(request.app.state, "worker", None)
-    if worker is not None:
-        worker.wake()
+    wake_worker(request)
     return JSONResponse(shape(job), status_code=202)
 
 
