@@ -8,7 +8,8 @@
     ├── Forbidden                     403 forbidden
     ├── NotFound                      404 not_found
     ├── Conflict                      409 conflict, already_merged, merge_held, merge_undone, …
-    └── Gone                          410 contact_merged
+    ├── Gone                          410 contact_merged
+    └── TooManyRequests               429 rate_limit_exceeded
 
 The API renders them in Intercom's ``error.list`` envelope; the CLI prints the message and exits 1.
 """
@@ -66,6 +67,28 @@ class Gone(ContactMergeError):
     def __init__(self, message: str, *, canonical_id: str) -> None:
         super().__init__(message, field="id")
         self.canonical_id = canonical_id
+
+
+class TooManyRequests(ContactMergeError):
+    """Too many failed attempts in this window (design §4): even the right secret waits ``retry_after`` s."""
+
+    status_code = 429
+    code = "rate_limit_exceeded"
+
+    def __init__(self, message: str, *, retry_after: int, limit: int, reset_at: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.limit = limit
+        self.reset_at = reset_at
+
+    def headers(self) -> dict[str, str]:
+        """``Retry-After``, and the ``X-RateLimit-*`` headers Intercom's clients wait by."""
+        return {
+            "Retry-After": str(self.retry_after),
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": str(self.reset_at),
+        }
 
 
 class MergeRefusedError(BadRequest):

@@ -40,6 +40,27 @@ class Settings(BaseSettings):
     worker_poll_interval: float = Field(
         default=0.25, gt=0, le=60, description="Seconds a worker waits between looks for new work."
     )
+    auth_failure_window_seconds: int = Field(
+        default=60,
+        ge=1,
+        le=86_400,
+        description="Length of the fixed window in which failed API tokens, admin sign-ins and messenger "
+        "logins are counted; every process serving one database must use the same value.",
+    )
+    auth_failures_per_address: int = Field(
+        default=20,
+        ge=1,
+        le=1_000_000,
+        description="Failures one client address may make of each kind in a window; after that every "
+        "attempt of that kind from it, even with the right secret, gets 429 until the window ends.",
+    )
+    auth_failures_per_workspace: int = Field(
+        default=200,
+        ge=1,
+        le=1_000_000,
+        description="Failed messenger logins (bad signatures) one workspace may receive in a window from "
+        "all addresses together; after that its messenger logins get 429 until the window ends.",
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

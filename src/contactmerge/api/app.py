@@ -23,6 +23,7 @@ from contactmerge.api.routes import (
     visitors,
 )
 from contactmerge.services.messenger import SeenRecorder
+from contactmerge.services.rate_limits import Limiter
 from contactmerge.settings import Settings
 from contactmerge.storage.db import make_engine, make_sessionmaker
 from contactmerge.web import admin, admin_contacts, admin_duplicates, admin_imports, pages
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings.database_url, echo=settings.sql_echo)
         app.state.engine = engine
         app.state.sessions = make_sessionmaker(engine)
+        app.state.limiter = Limiter(settings, app.state.sessions)
         worker = None
         if settings.in_process_worker:
             worker = Worker(

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from fastapi import Request
 from sqlalchemy.orm import Session as DbSession
 
+from contactmerge.errors import Unauthorized
 from contactmerge.services import workspaces
+from contactmerge.services.rate_limits import Limiter
 from contactmerge.settings import Settings
 from contactmerge.storage.db import read_only
 from contactmerge.storage.tables import Workspace
@@ -27,11 +29,27 @@ class ApiContext:
 
 def api_context(request: Request) -> Iterator[ApiContext]:
     settings: Settings = request.app.state.settings
+    limiter: Limiter = request.app.state.limiter
+    address = client_address(request)
+    token = _bearer(request.headers.get("authorization"))
+    limiter.check("api_token", address=address)
     with request.app.state.sessions() as db:
         if request.method in ("GET", "HEAD"):
             read_only(db)
-        workspace = workspaces.authenticate(db, _bearer(request.headers.get("authorization")))
+        try:
+            workspace = workspaces.authenticate(db, token)
+        except Unauthorized:
+            if token:  # no token is no guess
+                db.rollback()  # first: on SQLite this request's transaction may hold the write lock
+                limiter.failed("api_token", address=address)
+            raise
         yield ApiContext(db=db, workspace=workspace, settings=settings)
+
+
+def client_address(request: Request) -> str | None:
+    """The address rate limits count against. uvicorn puts the client's here from ``X-Forwarded-For`` only
+    when the proxy's address is in ``FORWARDED_ALLOW_IPS`` (``--forwarded-allow-ips``; local by default)."""
+    return request.client.host if request.client else None
 
 
 def _bearer(header: str | None) -> str | None:

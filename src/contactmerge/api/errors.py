@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from contactmerge.errors import ContactMergeError, Gone
+from contactmerge.errors import ContactMergeError, Gone, TooManyRequests
 
 log = logging.getLogger("contactmerge.api")
 
@@ -52,6 +52,8 @@ def install(app: FastAPI) -> None:
         response = envelope(request, exc.status_code, [_error(exc.code, exc.message, exc.field)])
         if isinstance(exc, Gone):
             response.headers["Link"] = f'</contacts/{exc.canonical_id}>; rel="canonical"'
+        if isinstance(exc, TooManyRequests):
+            response.headers.update(exc.headers())
         return response
 
     @app.exception_handler(RequestValidationError)

@@ -55,7 +55,7 @@ class Workspace(Base):
     name: Mapped[str] = mapped_column(String(255))
     app_id: Mapped[str] = mapped_column(String(32), unique=True)
     identity_secret: Mapped[str] = mapped_column(String(128))
-    identity_verification: Mapped[str] = mapped_column(String(16), default="optional")
+    identity_verification: Mapped[str] = mapped_column(String(16), default="enforced")
     settings: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[int] = mapped_column(BigInteger)
 
@@ -233,6 +233,7 @@ class ConversationPart(Base):
             ondelete="CASCADE",
         ),
         Index("ix_conversation_parts_ws_conversation", "workspace_id", "conversation_id", "position"),
+        Index("ix_conversation_parts_ws_session", "workspace_id", "session_id"),
     )
 
     workspace_id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -245,6 +246,9 @@ class ConversationPart(Base):
     body: Mapped[str] = mapped_column(Text)
     # Written by a lead whose email was only claimed, then merged into a user (design §4).
     unverified_sender: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # The messenger session (browser) that wrote it: a browser that did not log in as the conversation's
+    # owner with a valid signature reads only its own parts and the admins' answers to them (design §4).
+    session_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[int] = mapped_column(BigInteger)
 
 
@@ -303,7 +307,9 @@ class Session(Base):
 
 
 class ContactIdentifier(Base):
-    """A secondary identifier kept on a survivor when a merge brought one that differs from its own."""
+    """A secondary identifier of a contact: kept on a survivor when a merge brought one that differs from
+    its own (``merge_id`` set), or claimed by a messenger login next to the identifier its signature covers
+    (provenance ``claimed``, no ``merge_id``): never used to find, create or merge a contact (design §4)."""
 
     __tablename__ = "contact_identifiers"
     __table_args__ = (
@@ -485,3 +491,17 @@ class Batch(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[int] = mapped_column(BigInteger)
     finished_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class RateLimitHit(Base):
+    """Attempts counted in one fixed window for one subject (a client address, a workspace), shared by every
+    process that serves the database (design §4: brute force). ``workspace_id`` is '' for a subject that
+    names no workspace (an unknown token)."""
+
+    __tablename__ = "rate_limit_hits"
+
+    workspace_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(255), primary_key=True)
+    window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)

@@ -3,7 +3,8 @@
 The cookie holds the workspace's API token itself (HttpOnly, SameSite=Strict, path ``/admin``), so every
 page authenticates exactly as the JSON API does and revoking the token signs the admin out. Every POST
 form carries ``csrf`` = HMAC-SHA256(token, purpose): a page of another site cannot compute it, and
-SameSite=Strict keeps the cookie off its requests anyway. Pages send no script and a strict CSP.
+SameSite=Strict keeps the cookie off its requests anyway. Pages send no script and a strict CSP. Wrong
+tokens, sent to the form or in a cookie, count against the client's address (design §4: brute force).
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session as DbSession
 from starlette.datastructures import FormData
 
-from contactmerge.errors import ContactMergeError, Unauthorized
+from contactmerge.api.deps import client_address
+from contactmerge.errors import ContactMergeError, TooManyRequests, Unauthorized
 from contactmerge.services import workspaces
+from contactmerge.services.rate_limits import Limiter
 from contactmerge.settings import Settings
 from contactmerge.storage.db import read_only
 from contactmerge.storage.tables import Workspace
@@ -69,6 +72,12 @@ class CsrfRefused(Exception):
     """A POST without this session's CSRF token: refused, nothing changed."""
 
 
+def same_secret(given: str, expected: str) -> bool:
+    """Constant-time comparison that answers False, never raises, for any string a browser can send
+    (``hmac.compare_digest`` raises TypeError on non-ASCII str)."""
+    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8", "replace"))
+
+
 def csrf_token(secret: str, purpose: str = "admin-form") -> str:
     return hmac.new(secret.encode(), purpose.encode(), hashlib.sha256).hexdigest()
 
@@ -87,12 +96,19 @@ class AdminContext:
 
 def admin_context(request: Request) -> Iterator[AdminContext]:
     token = request.cookies.get(SESSION_COOKIE)
+    limiter: Limiter = request.app.state.limiter
+    address = client_address(request)
+    if token:  # the cookie holds a token, so a forged one is a guess like the sign-in form's
+        limiter.check("admin_sign_in", address=address)
     with request.app.state.sessions() as db:
         if request.method in ("GET", "HEAD"):
             read_only(db)
         try:
             workspace = workspaces.authenticate(db, token)
         except Unauthorized as error:
+            if token:  # no cookie is no guess
+                db.rollback()  # first: on SQLite this request's transaction may hold the write lock
+                limiter.failed("admin_sign_in", address=address)
             raise SignInRequired from error
         yield AdminContext(db, workspace, request.app.state.settings, csrf_token(str(token)))
 
@@ -104,7 +120,7 @@ async def checked_form(request: Request) -> AsyncIterator[FormData]:
     try:
         token = request.cookies.get(SESSION_COOKIE) or ""
         sent = form.get("csrf")
-        if not token or not isinstance(sent, str) or not hmac.compare_digest(sent, csrf_token(token)):
+        if not token or not isinstance(sent, str) or not same_secret(sent, csrf_token(token)):
             raise CsrfRefused
         yield form
     finally:
@@ -176,6 +192,8 @@ class AdminRoute(APIRoute):
                 response = error_page(request, 403, message)
             except ContactMergeError as error:
                 response = error_page(request, error.status_code, error.message)
+                if isinstance(error, TooManyRequests):
+                    response.headers.update(error.headers())
             except RequestValidationError as error:
                 fields = ", ".join(str(e["loc"][-1]) for e in error.errors())
                 response = error_page(request, 400, f"The form is missing or has a bad value: {fields}")
@@ -222,21 +240,27 @@ def login(
     request: Request, token: str = Form(""), csrf: str = Form(""), next: str = Form("/admin")
 ) -> Response:
     nonce = request.cookies.get(LOGIN_COOKIE) or ""
-    if not nonce or not hmac.compare_digest(csrf, csrf_token(nonce, "admin-login")):
+    if not nonce or not same_secret(csrf, csrf_token(nonce, "admin-login")):
         raise CsrfRefused
     token = token.strip()
+    if not token:
+        return _login_page(request, next, "Paste your workspace's API token.")
+    limiter: Limiter = request.app.state.limiter
+    address = client_address(request)
+    limiter.check("admin_sign_in", address=address)
     with request.app.state.sessions() as db:
         read_only(db)
         try:
-            workspace = workspaces.authenticate(db, token)
+            workspace: Workspace | None = workspaces.authenticate(db, token)
         except Unauthorized:
-            message = (
-                "That token does not belong to any workspace. Paste the API token that "
-                "`contactmerge workspace create` printed."
-                if token
-                else "Paste your workspace's API token."
-            )
-            return _login_page(request, next, message)
+            workspace = None
+    if workspace is None:
+        limiter.failed("admin_sign_in", address=address)
+        message = (
+            "That token does not belong to any workspace. Paste the API token that "
+            "`contactmerge workspace create` printed."
+        )
+        return _login_page(request, next, message)
     response = redirect(request, back_to(next, "/admin"), f"Signed in to {workspace.name}.")
     _set_cookie(request, response, SESSION_COOKIE, token, max_age=SESSION_SECONDS)
     response.delete_cookie(LOGIN_COOKIE, path=COOKIE_PATH)
