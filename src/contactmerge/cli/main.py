@@ -58,7 +58,7 @@ def workspace_create(
     name: str = typer.Argument(..., help="A name people will recognise."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
     identity_verification: str = typer.Option(
-        "optional", help="Identity verification of messenger logins: off, optional or enforced."
+        "enforced", help="Identity verification of messenger logins: off, optional or enforced."
     ),
 ) -> None:
     """Create a workspace; prints its app_id, an API token (shown only now) and its identity secret."""
@@ -117,7 +117,9 @@ def workspace_list() -> None:
     """List the workspaces."""
     with unit_of_work() as db:
         for w in workspaces.list_workspaces(db):
-            console.print(f"{w.app_id}  {w.name}", highlight=False)
+            console.print(
+                f"{w.app_id}  {w.name}  identity verification {w.identity_verification}", highlight=False
+            )
 
 
 @workspace_app.command("token")

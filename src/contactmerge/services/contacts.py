@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session as DbSession
 
 from contactmerge.domain.identifiers import email_domain
+from contactmerge.domain.identity import Login, UserCandidate, pick_email_match
 from contactmerge.domain.ids import new_id, now
 from contactmerge.domain.search import InvalidQuery, Query, parse_query
 from contactmerge.errors import BadRequest, Conflict, Gone, NotFound, ParameterNotFound
@@ -18,7 +19,7 @@ from contactmerge.storage import conversations as conversations_repo
 from contactmerge.storage import merges as merges_repo
 from contactmerge.storage.paging import Page
 from contactmerge.storage.search import CUSTOM_PREFIX, STANDARD_FIELDS, compile_query
-from contactmerge.storage.tables import Contact, Workspace
+from contactmerge.storage.tables import Contact, ContactIdentifier, Workspace
 
 ROLES = ("user", "lead")
 PLAIN_FIELDS = (
@@ -73,8 +74,16 @@ def find_by_external_id(
     return _live(db, workspace, contact, forward=forward)
 
 
-def create_contact(db: DbSession, workspace: Workspace, fields: Mapping[str, Any], *, region: str) -> Contact:
-    """A new user or lead. A user needs an external_id or an email, unique among users (409 otherwise)."""
+def create_contact(
+    db: DbSession,
+    workspace: Workspace,
+    fields: Mapping[str, Any],
+    *,
+    region: str,
+    email_verified: bool = True,
+) -> Contact:
+    """A new user or lead. A user needs an external_id or an email, unique among users (409 otherwise);
+    an email that was only claimed (``email_verified=False``) reserves nothing."""
     role = fields.get("role") or "user"
     if role not in ROLES:
         raise BadRequest(f"role must be 'user' or 'lead', got '{role}'", field="role")
@@ -86,6 +95,7 @@ def create_contact(db: DbSession, workspace: Workspace, fields: Mapping[str, Any
         custom_attributes={},
         unsubscribed_from_emails=False,
         archived=False,
+        email_verified=email_verified,
         created_at=stamp,
         updated_at=stamp,
     )
@@ -211,8 +221,8 @@ def _check_unique_user(db: DbSession, workspace: Workspace, contact: Contact) ->
             raise Conflict(
                 f"A contact matching those details already exists with id={other.id}", field="external_id"
             )
-    if contact.email_normalized:
-        for other in repo.users_with_email(db, workspace.id, contact.email_normalized):
+    if contact.email_normalized and contact.email_verified is not False:
+        for other in repo.users_with_email(db, workspace.id, contact.email_normalized, verified_only=True):
             if other.id != contact.id:
                 raise Conflict(
                     f"A contact matching those details already exists with id={other.id}", field="email"
@@ -263,35 +273,81 @@ def create_visitor(db: DbSession, workspace: Workspace) -> Contact:
     )
 
 
-def find_or_create_user(
-    db: DbSession, workspace: Workspace, *, external_id: str | None, email: str | None, region: str
-) -> Contact:
-    """Intercom's messenger ``update``: the user with that user_id, else with that email, else a new one."""
-    user = repo.user_with_external_id(db, workspace.id, external_id) if external_id else None
-    normalized = normalize_email(email)[1] if email else None
-    if user is None and normalized:
-        by_email = [
-            u
-            for u in repo.users_with_email(db, workspace.id, normalized)
-            if not external_id or not u.external_id
-        ]
-        user = max(by_email, key=lambda u: (u.last_seen_at or 0, u.id), default=None)
+def user_named_by_email(
+    db: DbSession, workspace: Workspace, email_normalized: str
+) -> tuple[Contact, str] | None:
+    """R2: the user whose verified email this is (with several, the most recently seen, as Intercom
+    chooses) and why; a user whose email was only claimed is never named (design §4)."""
+    users = {u.id: u for u in repo.users_with_email(db, workspace.id, email_normalized, verified_only=True)}
+    chosen = pick_email_match([UserCandidate(u.id, u.last_seen_at) for u in users.values()])
+    return None if chosen is None else (users[chosen[0].id], chosen[1])
+
+
+def find_or_create_user(db: DbSession, workspace: Workspace, login: Login, *, region: str) -> Contact:
+    """R1's user (Intercom's messenger ``update``): the user the login's one identifier names (its user_id,
+    else its email), else a new one. Only what the signature covers is written as the user's own; any other
+    identifier of the ping is kept as a claim of this user, and never finds or changes another (§4)."""
+    user: Contact | None
+    if login.external_id:
+        user = repo.user_with_external_id(db, workspace.id, login.external_id)
+    else:
+        assert login.email is not None
+        named = user_named_by_email(db, workspace, login.email)
+        user = named[0] if named else None
     if user is None:
         fields: dict[str, Any] = {"role": "user"}
-        if external_id:
-            fields["external_id"] = external_id
-        if email:
-            fields["email"] = email
-        return create_contact(db, workspace, fields, region=region)
-    changes: dict[str, Any] = {}
-    if external_id and not user.external_id:
-        changes["external_id"] = external_id
-    if email and not user.email_normalized:
-        changes["email"] = email
-    if changes:
-        _apply(db, workspace, user, changes, region=region)
+        if login.external_id:
+            fields["external_id"] = login.external_id
+        own_email = login.email is not None and (
+            not login.external_id or (login.email_trusted and not _verified_user_has(db, workspace, login))
+        )
+        if own_email:
+            fields["email"] = login.email
+        user = create_contact(
+            db, workspace, fields, region=region, email_verified=login.email_trusted or not own_email
+        )
+    elif (
+        login.email is not None
+        and login.email_trusted
+        and not user.email_normalized
+        and not _verified_user_has(db, workspace, login)
+    ):
+        _apply(db, workspace, user, {"email": login.email}, region=region)
+        user.email_verified = True
         _check_user_identity(db, workspace, user)
+    if login.email is not None and login.email != user.email_normalized:
+        keep_identifier(db, workspace, user, "email", login.email, trusted=login.email_trusted)
     return user
+
+
+def _verified_user_has(db: DbSession, workspace: Workspace, login: Login) -> bool:
+    assert login.email is not None
+    return bool(repo.users_with_email(db, workspace.id, login.email, verified_only=True))
+
+
+def keep_identifier(
+    db: DbSession, workspace: Workspace, contact: Contact, kind: str, normalized: str, *, trusted: bool
+) -> None:
+    """An identifier the contact does not hold as its own, kept beside it (once): a claim unless trusted."""
+    held = merges_repo.identifiers_of(db, workspace.id, contact.id)
+    if any(i.kind == kind and i.normalized == normalized for i in held):
+        return
+    merges_repo.add_identifiers(
+        db,
+        [
+            ContactIdentifier(
+                workspace_id=workspace.id,
+                id=new_id(),
+                contact_id=contact.id,
+                kind=kind,
+                value=normalized,
+                normalized=normalized,
+                provenance="verified" if trusted else "claimed",
+                merge_id=None,
+                created_at=now(),
+            )
+        ],
+    )
 
 
 def apply_messenger_attributes(

@@ -18,7 +18,13 @@ LAST = "last"
 
 
 def start_conversation(
-    db: DbSession, workspace: Workspace, contact: Contact, body: str, *, created_at: int | None = None
+    db: DbSession,
+    workspace: Workspace,
+    contact: Contact,
+    body: str,
+    *,
+    created_at: int | None = None,
+    session_id: str | None = None,
 ) -> tuple[Conversation, ConversationPart]:
     """A new conversation opened by a contact's first message."""
     _check_body(body)
@@ -35,7 +41,7 @@ def start_conversation(
             updated_at=stamp,
         ),
     )
-    part = _add_part(db, conversation, "comment", contact.role, contact.id, body, stamp)
+    part = _add_part(db, conversation, "comment", contact.role, contact.id, body, stamp, session_id)
     return conversation, part
 
 
@@ -107,14 +113,15 @@ def reply_as_contact(
     body: str,
     *,
     created_at: int | None = None,
+    session_id: str | None = None,
 ) -> ConversationPart:
-    """A contact's reply in its own conversation."""
+    """A contact's reply in its own conversation (from the messenger: ``session_id``, the browser's)."""
     if contact.id != conversation.contact_id:
         raise Forbidden(f"contact '{contact.id}' is not part of this conversation", field="intercom_user_id")
     _check_body(body)
     stamp = now() if created_at is None else created_at
     contact.last_replied_at = max(contact.last_replied_at or 0, stamp)
-    return _add_part(db, conversation, "comment", contact.role, contact.id, body, stamp)
+    return _add_part(db, conversation, "comment", contact.role, contact.id, body, stamp, session_id)
 
 
 def reply_as_admin(
@@ -174,6 +181,7 @@ def _add_part(
     author_id: str,
     body: str,
     stamp: int,
+    session_id: str | None = None,
 ) -> ConversationPart:
     conversation.updated_at = max(conversation.updated_at, stamp)
     return repo.add_part(
@@ -187,6 +195,7 @@ def _add_part(
             author_type=author_type,
             author_id=author_id,
             body=body,
+            session_id=session_id,
             created_at=stamp,
         ),
     )

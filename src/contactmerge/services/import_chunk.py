@@ -91,7 +91,10 @@ def process_chunk(db: DbSession, ctx: ChunkContext, rows: list[tuple[int, list[s
             continue
         for key in keys:
             seen[key] = p.row_number
-        users = [c for c in by_email.get(p.email_normalized or "", []) if c.role == "user"]
+        # a user whose email was only claimed (design §4) is never the one a row's email names
+        users = [
+            c for c in by_email.get(p.email_normalized or "", []) if c.role == "user" and c.email_verified
+        ]
         by_ext = by_external.get(p.external_id or "")
         email_user = max(users, key=lambda c: (c.last_seen_at or 0, c.id), default=None)
         if by_ext is not None and email_user is not None and by_ext.id != email_user.id:

@@ -56,7 +56,7 @@ def apply_wave(db: DbSession, workspace: Workspace, wave: list[Accepted]) -> Non
     faults.step("tags_unioned")
     repo.combine_summaries(db, workspace.id, mapping)
     faults.step("summaries_combined")
-    unverified = [a.source.id for a in wave if a.source.email_normalized and not a.source.email_verified]
+    unverified = [a.source.id for a in wave if _unverified_sender(a)]
     flagged = repo.mark_unverified_parts(db, workspace.id, unverified, True)
     identifiers = [
         ContactIdentifier(
@@ -88,6 +88,14 @@ def apply_wave(db: DbSession, workspace: Workspace, wave: list[Accepted]) -> Non
         a.merge.plan = {**a.merge.plan, "added_tags": added.get(a.source.id, [])}
     repo.add_merges(db, [a.merge for a in wave])
     faults.step("recorded")
+
+
+def _unverified_sender(accepted: Accepted) -> bool:
+    """Design §4: a source whose email was only claimed, or whose browser logged in without a valid
+    signature, joins the survivor as data; its messages are marked as from an unverified sender."""
+    source = accepted.source
+    claimed_email = bool(source.email_normalized) and not source.email_verified
+    return claimed_email or accepted.plan.evidence.get("verified") is False
 
 
 def _union_tags(db: DbSession, workspace: Workspace, wave: list[Accepted]) -> dict[str, list[str]]:

@@ -2,8 +2,9 @@
 
 A browser is known by its anonymous id (the widget's first-party cookie), which is a session row. A
 session belongs to one contact at a time; it remembers the contact it was created for (its origin) and the
-contact it itself logged in as. Only a session that logged in as a contact reads all of that contact's
-conversations; any other session reads only the conversations its own origin started.
+contact it itself logged in as with a valid signature. Only that session reads all of the contact's
+conversations, learns its details and changes its attributes; any other session reads only the parts it
+wrote itself and the admins' answers in the conversations it started (design §4).
 """
 
 from __future__ import annotations
@@ -20,21 +21,29 @@ from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
 from contactmerge.domain.identity import (
-    UserCandidate,
-    pick_email_match,
+    Login,
+    SignedClaims,
+    speaks_for,
     throttle_attribute_update,
     verify_login,
 )
 from contactmerge.domain.ids import now
 from contactmerge.errors import BadRequest, Forbidden, NotFound
-from contactmerge.services import contacts, conversations, marks, merging
+from contactmerge.services import contacts, conversations, identity_tokens, marks, merging
 from contactmerge.services.normalizing import check_identifier, normalize_email
 from contactmerge.storage import contacts as contacts_repo
 from contactmerge.storage import conversations as conversations_repo
 from contactmerge.storage import sessions as repo
 from contactmerge.storage.db import transaction
 from contactmerge.storage.sessions import VisitView
-from contactmerge.storage.tables import Contact, Conversation, MergeMark, Session, Workspace
+from contactmerge.storage.tables import (
+    Contact,
+    Conversation,
+    ConversationPart,
+    MergeMark,
+    Session,
+    Workspace,
+)
 
 ANONYMOUS_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
@@ -55,6 +64,8 @@ class PingResult:
     contact: Contact
     session: Session
     throttled: bool = False
+    # name or custom attributes sent by a browser that does not speak for its contact (design §4)
+    attributes_refused: bool = False
     marks: list[MergeMark] = field(default_factory=list)
 
 
@@ -110,6 +121,7 @@ def ping(
     user_id: str | None = None,
     email: str | None = None,
     user_hash: str | None = None,
+    user_jwt: str | None = None,
     name: str | None = None,
     custom_attributes: Mapping[str, Any] | None = None,
     page_url: str | None = None,
@@ -118,10 +130,12 @@ def ping(
     """A page view: find or create the visitor, or log in a user (Intercom's ``update``) and apply R1/R2."""
     stamp = now()
     session = current_session(db, workspace, anonymous_id)
-    if user_id or email:
-        result = _login(
-            db, workspace, session, user_id=user_id, email=email, user_hash=user_hash, region=region
-        )
+    if user_id or email or user_hash is not None or user_jwt is not None:
+        token = None if user_jwt is None else identity_tokens.read(workspace.identity_secret, user_jwt)
+        login = check_login(workspace, user_id=user_id, email=email, user_hash=user_hash, token=token)
+        result = _login(db, workspace, session, login, region=region)
+        if token is not None and name is None:
+            name = token.name
     elif session is not None:
         result = PingResult(contacts.get_contact(db, workspace, session.contact_id, forward=True), session)
     else:
@@ -131,17 +145,65 @@ def ping(
     if page_url is not None:
         session.last_page_url = page_url[:2048]
     if name is not None or custom_attributes:
-        verdict = throttle_attribute_update(session.attribute_window_start, session.attribute_updates, stamp)
-        session.attribute_window_start, session.attribute_updates = verdict.window_start, verdict.count
-        if verdict.allowed:
-            changes: dict[str, Any] = {"custom_attributes": dict(custom_attributes or {})}
-            if name is not None:
-                changes["name"] = name
-            contacts.apply_messenger_attributes(db, workspace, contact, changes, region=region)
+        if not may_act_as(session, contact):
+            result.attributes_refused = True
         else:
-            result.throttled = True
+            _update_attributes(db, workspace, result, name, custom_attributes, stamp, region=region)
     db.flush()
     return result
+
+
+def check_login(
+    workspace: Workspace,
+    *,
+    user_id: str | None,
+    email: str | None,
+    user_hash: str | None,
+    token: SignedClaims | None,
+) -> Login:
+    """What a login ping proves (design §4), or 403 naming the signature that failed; nothing written."""
+    external_id = check_identifier(user_id, field="user_id") if user_id else None
+    normalized = normalize_email(email)[1] if email else None
+    login = verify_login(
+        workspace.identity_verification,
+        workspace.identity_secret,
+        external_id=external_id,
+        email=normalized,
+        given_hash=user_hash,
+        token=token,
+    )
+    if not login.allowed:
+        field = "intercom_user_jwt" if token is not None else "user_hash"
+        raise Forbidden(f"identity verification failed: {login.reason}", field=field)
+    if login.external_id is None and login.email is None:
+        raise BadRequest("a login names its user with user_id or email", field="user_id")
+    return login
+
+
+def may_act_as(session: Session, contact: Contact) -> bool:
+    return speaks_for(session.logged_in_contact_id, session.origin_contact_id, contact.id, contact.role)
+
+
+def _update_attributes(
+    db: DbSession,
+    workspace: Workspace,
+    result: PingResult,
+    name: str | None,
+    custom_attributes: Mapping[str, Any] | None,
+    stamp: int,
+    *,
+    region: str,
+) -> None:
+    session = result.session
+    verdict = throttle_attribute_update(session.attribute_window_start, session.attribute_updates, stamp)
+    session.attribute_window_start, session.attribute_updates = verdict.window_start, verdict.count
+    if not verdict.allowed:
+        result.throttled = True
+        return
+    changes: dict[str, Any] = {"custom_attributes": dict(custom_attributes or {})}
+    if name is not None:
+        changes["name"] = name
+    contacts.apply_messenger_attributes(db, workspace, result.contact, changes, region=region)
 
 
 def visit(
@@ -181,28 +243,14 @@ def _open_session(db: DbSession, workspace: Workspace, contact: Contact, *, logg
 
 
 def _login(
-    db: DbSession,
-    workspace: Workspace,
-    session: Session | None,
-    *,
-    user_id: str | None,
-    email: str | None,
-    user_hash: str | None,
-    region: str,
+    db: DbSession, workspace: Workspace, session: Session | None, login: Login, *, region: str
 ) -> PingResult:
-    external_id = check_identifier(user_id, field="user_id") if user_id else None
-    normalized = normalize_email(email)[1] if email else None
-    verdict = verify_login(
-        workspace.identity_verification,
-        workspace.identity_secret,
-        external_id=external_id,
-        email=normalized,
-        given_hash=user_hash,
-    )
-    if not verdict.allowed:
-        raise Forbidden(f"identity verification failed: {verdict.reason}", field="user_hash")
-    user = contacts.find_or_create_user(db, workspace, external_id=external_id, email=email, region=region)
+    user = contacts.find_or_create_user(db, workspace, login, region=region)
     found: list[MergeMark] = []
+    # A lead or visitor that logged in without proof joins the user as data, never as a verified sender.
+    evidence: dict[str, Any] = {"session": session.id} if session else {}
+    if not login.verified:
+        evidence["verified"] = False
     if session is None or session.contact_id == user.id:
         session = session or _open_session(db, workspace, user, logged_in=False)
     else:
@@ -220,22 +268,15 @@ def _login(
                 current.id,
                 user.id,
                 reason="session_cookie",
-                evidence={"session": session.id},
+                evidence=evidence,
                 requested_by="messenger",
             )
         else:  # a lead: R1, applied by the worker
             found.append(
-                marks.mark(
-                    db,
-                    workspace,
-                    current.id,
-                    user.id,
-                    reason="session_cookie",
-                    evidence={"session": session.id},
-                )
+                marks.mark(db, workspace, current.id, user.id, reason="session_cookie", evidence=evidence)
             )
             session.contact_id = user.id
-    if verdict.verified:
+    if login.verified:
         session.logged_in_contact_id = user.id
     if marks.email_match_mode(workspace) != "off":
         marks.release_waiting(db, workspace, user.id)
@@ -244,12 +285,11 @@ def _login(
 
 
 def _match_leads_to_user(db: DbSession, workspace: Workspace, user: Contact) -> list[MergeMark]:
-    """R2 at login: leads whose email is this user's, when it names no other user first."""
-    if not user.email_normalized:
+    """R2 at login: leads whose email is this user's verified one, when it names no other user first."""
+    if not user.email_normalized or not user.email_verified:
         return []
-    users = contacts_repo.users_with_email(db, workspace.id, user.email_normalized)
-    chosen = pick_email_match([UserCandidate(u.id, u.last_seen_at) for u in users])
-    if chosen is None or chosen[0].id != user.id:
+    named = contacts.user_named_by_email(db, workspace, user.email_normalized)
+    if named is None or named[0].id != user.id:
         return []
     return [
         marks.mark(
@@ -258,7 +298,7 @@ def _match_leads_to_user(db: DbSession, workspace: Workspace, user: Contact) -> 
             lead.id,
             user.id,
             reason="email_match",
-            evidence={"email": user.email_normalized, "users": chosen[1]},
+            evidence={"email": user.email_normalized, "users": named[1]},
         )
         for lead in contacts_repo.leads_with_email(db, workspace.id, user.email_normalized)
     ]
@@ -268,6 +308,8 @@ def collect_email(db: DbSession, workspace: Workspace, anonymous_id: str | None,
     """The widget's "leave your email": a claimed email on a visitor or lead, and R2 when it names a user."""
     session = require_session(db, workspace, anonymous_id)
     contact = contacts.get_contact(db, workspace, session.contact_id, forward=True)
+    if not may_act_as(session, contact):
+        raise Forbidden("this browser cannot change this contact's email", field="email")
     if contact.role == "user":
         raise BadRequest(
             "a logged-in user's email is set by the site, not typed in the messenger", field="email"
@@ -277,17 +319,16 @@ def collect_email(db: DbSession, workspace: Workspace, anonymous_id: str | None,
     mode = marks.email_match_mode(workspace)
     if mode == "off" or contact.role != "lead" or not contact.email_normalized:
         return result
-    users = contacts_repo.users_with_email(db, workspace.id, contact.email_normalized)
-    chosen = pick_email_match([UserCandidate(u.id, u.last_seen_at) for u in users])
-    if chosen is not None:
+    named = contacts.user_named_by_email(db, workspace, contact.email_normalized)
+    if named is not None:
         result.marks.append(
             marks.mark(
                 db,
                 workspace,
                 contact.id,
-                chosen[0].id,
+                named[0].id,
                 reason="email_match",
-                evidence={"email": contact.email_normalized, "users": chosen[1], "provenance": "claimed"},
+                evidence={"email": contact.email_normalized, "users": named[1], "provenance": "claimed"},
                 ready=mode == "immediate",
             )
         )
@@ -296,30 +337,46 @@ def collect_email(db: DbSession, workspace: Workspace, anonymous_id: str | None,
 
 def send_message(
     db: DbSession, workspace: Workspace, anonymous_id: str | None, body: str, conversation_id: str | None
-) -> tuple[Conversation, Contact]:
+) -> tuple[Conversation, Contact, Session]:
     """A message from the browser: a visitor's first one makes it a lead (Intercom's rule)."""
     session = require_session(db, workspace, anonymous_id)
     contact = contacts.get_contact(db, workspace, session.contact_id, forward=True)
     if contact.role == "visitor":
         contact.role = "lead"
     if conversation_id is None:
-        conversation, part = conversations.start_conversation(db, workspace, contact, body)
+        conversation, part = conversations.start_conversation(
+            db, workspace, contact, body, session_id=session.id
+        )
     else:
         conversation = readable_conversation(db, workspace, session, conversation_id)
-        part = conversations.reply_as_contact(db, conversation, contact, body)
+        part = conversations.reply_as_contact(db, conversation, contact, body, session_id=session.id)
     # A browser that reached a user without logging in as it writes as an unverified sender (design §4).
     part.unverified_sender = contact.role == "user" and session.logged_in_contact_id != contact.id
     db.flush()
-    return conversation, contact
+    return conversation, contact, session
+
+
+def reads_all(session: Session) -> bool:
+    """Design §4: only a browser that logged in as its contact with a valid signature reads everything."""
+    return session.logged_in_contact_id is not None and session.logged_in_contact_id == session.contact_id
 
 
 def readable_conversations(db: DbSession, workspace: Workspace, session: Session) -> list[Conversation]:
-    """Design §4: all of the contact's conversations only for a session that logged in as it."""
-    if session.logged_in_contact_id is not None and session.logged_in_contact_id == session.contact_id:
+    """All of the contact's conversations for a session that logged in as it; otherwise only those this
+    browser wrote in."""
+    if reads_all(session):
         return conversations_repo.of_contact(db, workspace.id, session.contact_id)
-    return conversations_repo.of_contact(
-        db, workspace.id, session.contact_id, origin=session.origin_contact_id
-    )
+    return conversations_repo.of_contact(db, workspace.id, session.contact_id, written_by=session.id)
+
+
+def readable_parts(
+    db: DbSession, workspace: Workspace, session: Session, readable: list[Conversation]
+) -> dict[str, list[ConversationPart]]:
+    """The parts a browser may see: all, or only its own and the admins' answers (design §4)."""
+    ids = [c.id for c in readable]
+    if reads_all(session):
+        return conversations_repo.parts_of(db, workspace.id, ids)
+    return conversations_repo.parts_of(db, workspace.id, ids, seen_by=session.id)
 
 
 def readable_conversation(

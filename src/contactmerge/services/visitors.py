@@ -14,7 +14,6 @@ from typing import Any, Literal
 
 from sqlalchemy.orm import Session as DbSession
 
-from contactmerge.domain.identity import UserCandidate, pick_email_match
 from contactmerge.errors import BadRequest, Conflict, Gone, NotFound, ParameterNotFound
 from contactmerge.services import contacts, merging
 from contactmerge.services.messenger import ANONYMOUS_ID
@@ -152,9 +151,8 @@ def _named_contact(db: DbSession, workspace: Workspace, contact_id: str, to: Con
 
 def _user_with_email(db: DbSession, workspace: Workspace, email_normalized: str) -> Contact | None:
     """The user an email names; with several, the most recently seen (as R2 and Intercom choose)."""
-    users = {u.id: u for u in contacts_repo.users_with_email(db, workspace.id, email_normalized)}
-    chosen = pick_email_match([UserCandidate(u.id, u.last_seen_at) for u in users.values()])
-    return users[chosen[0].id] if chosen is not None else None
+    named = contacts.user_named_by_email(db, workspace, email_normalized)
+    return named[0] if named is not None else None
 
 
 def _merge(

@@ -29,7 +29,7 @@ def hash_token(token: str) -> str:
 
 
 def create_workspace(
-    db: DbSession, name: str, *, identity_verification: str = "optional"
+    db: DbSession, name: str, *, identity_verification: str = "enforced"
 ) -> CreatedWorkspace:
     """A new workspace with a fresh app_id, identity secret and API token (shown once, stored hashed)."""
     name = name.strip()

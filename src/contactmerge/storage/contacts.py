@@ -30,17 +30,20 @@ def remove(db: DbSession, contact: Contact) -> None:
     db.flush()
 
 
-def users_with_email(db: DbSession, workspace_id: str, email_normalized: str) -> list[Contact]:
-    return list(
-        db.scalars(
-            select(Contact).where(
-                Contact.workspace_id == workspace_id,
-                Contact.email_normalized == email_normalized,
-                Contact.role == "user",
-                Contact.merged_into_id.is_(None),
-            )
-        )
+def users_with_email(
+    db: DbSession, workspace_id: str, email_normalized: str, *, verified_only: bool = False
+) -> list[Contact]:
+    """Live users with this email; ``verified_only`` leaves out users whose email was only claimed, which
+    must never find, log in or receive anyone (design §4)."""
+    stmt = select(Contact).where(
+        Contact.workspace_id == workspace_id,
+        Contact.email_normalized == email_normalized,
+        Contact.role == "user",
+        Contact.merged_into_id.is_(None),
     )
+    if verified_only:
+        stmt = stmt.where(Contact.email_verified.is_(True))
+    return list(db.scalars(stmt))
 
 
 def user_with_external_id(db: DbSession, workspace_id: str, external_id: str) -> Contact | None:

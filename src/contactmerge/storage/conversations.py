@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session as DbSession
 
 from contactmerge.storage.paging import Page, keyset_page
@@ -54,20 +54,21 @@ def next_position(db: DbSession, workspace_id: str, conversation_id: str) -> int
 
 
 def parts_of(
-    db: DbSession, workspace_id: str, conversation_ids: list[str]
+    db: DbSession, workspace_id: str, conversation_ids: list[str], *, seen_by: str | None = None
 ) -> dict[str, list[ConversationPart]]:
+    """The parts of these conversations in order; ``seen_by`` a session: only its own and the admins'."""
     result: dict[str, list[ConversationPart]] = {cid: [] for cid in conversation_ids}
     if not conversation_ids:
         return result
-    rows = db.scalars(
-        select(ConversationPart)
-        .where(
-            ConversationPart.workspace_id == workspace_id,
-            ConversationPart.conversation_id.in_(conversation_ids),
-        )
-        .order_by(ConversationPart.conversation_id, ConversationPart.position)
+    stmt = select(ConversationPart).where(
+        ConversationPart.workspace_id == workspace_id,
+        ConversationPart.conversation_id.in_(conversation_ids),
     )
-    for part in rows:
+    if seen_by is not None:
+        stmt = stmt.where(
+            or_(ConversationPart.session_id == seen_by, ConversationPart.author_type == "admin")
+        )
+    for part in db.scalars(stmt.order_by(ConversationPart.conversation_id, ConversationPart.position)):
         result[part.conversation_id].append(part)
     return result
 
@@ -82,12 +83,18 @@ def page(
 
 
 def of_contact(
-    db: DbSession, workspace_id: str, contact_id: str, *, origin: str | None = None
+    db: DbSession, workspace_id: str, contact_id: str, *, written_by: str | None = None
 ) -> list[Conversation]:
-    """A contact's conversations, newest first; with ``origin``, only those that contact first started."""
+    """A contact's conversations, newest first; ``written_by`` a session: only those it wrote in."""
     stmt = select(Conversation).where(
         Conversation.workspace_id == workspace_id, Conversation.contact_id == contact_id
     )
-    if origin is not None:
-        stmt = stmt.where(Conversation.origin_contact_id == origin)
+    if written_by is not None:
+        stmt = stmt.where(
+            exists().where(
+                ConversationPart.workspace_id == Conversation.workspace_id,
+                ConversationPart.conversation_id == Conversation.id,
+                ConversationPart.session_id == written_by,
+            )
+        )
     return list(db.scalars(stmt.order_by(Conversation.updated_at.desc(), Conversation.id.desc())))

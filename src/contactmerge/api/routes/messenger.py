@@ -15,9 +15,12 @@ from fastapi import APIRouter, Query, Request
 from pydantic import Field
 from sqlalchemy.orm import Session as DbSession
 
+from contactmerge.api.deps import client_address
 from contactmerge.api.schemas import Body
-from contactmerge.errors import NotFound
-from contactmerge.services import conversations, messenger
+from contactmerge.domain.identity import speaks_for
+from contactmerge.errors import Forbidden, NotFound
+from contactmerge.services import messenger
+from contactmerge.services.rate_limits import Limiter
 from contactmerge.settings import Settings
 from contactmerge.storage import workspaces as workspaces_repo
 from contactmerge.storage.db import read_only
@@ -36,7 +39,18 @@ class MessengerBody(Body):
 class PingBody(MessengerBody):
     user_id: str | None = Field(default=None, max_length=255)
     email: str | None = Field(default=None, max_length=320)
-    user_hash: str | None = Field(default=None, max_length=128)
+    user_hash: str | None = Field(
+        default=None,
+        max_length=128,
+        description="Hex HMAC-SHA256 of the user_id (or of the normalized email when there is no user_id) "
+        "with the workspace's identity secret. It covers that one identifier: any other one is a claim.",
+    )
+    intercom_user_jwt: str | None = Field(
+        default=None,
+        max_length=4096,
+        description="A JWT (HS256, the identity secret) signing user_id and optionally email and name: "
+        "every claim it signs is trusted.",
+    )
     name: str | None = Field(default=None, max_length=255)
     custom_attributes: dict[str, Any] | None = None
     page_url: str | None = Field(default=None, max_length=2048)
@@ -79,6 +93,7 @@ def messenger_context(request: Request) -> Iterator[MessengerContext]:
 
 
 def me(contact: Contact, session: Session, **extra: Any) -> dict[str, Any]:
+    """What a ping answers: the browser's session and, when it speaks for it, its contact."""
     return session_json(
         session.id,
         session.logged_in_contact_id,
@@ -103,10 +118,10 @@ def session_json(
     name: str | None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """The browser's own contact. A browser that reached a user through a merge without logging in as it
-    (design §4) learns nothing of that user."""
+    """The browser's own contact. A browser that reached a user without logging in as it with a valid
+    signature, by a claim or through a merge (design §4), learns nothing of that user."""
     logged_in = logged_in_contact_id == contact_id
-    own = logged_in or origin_contact_id == contact_id
+    own = speaks_for(logged_in_contact_id, origin_contact_id, contact_id, role)
     return {
         "type": "messenger.session",
         "anonymous_id": session_id,
@@ -144,7 +159,12 @@ def thread(conversation: Conversation, parts: list[ConversationPart], contact: C
 @router.post("/ping")
 def ping(body: PingBody, request: Request) -> dict[str, Any]:
     if body.anonymous_id and not (
-        body.user_id or body.email or body.name is not None or body.custom_attributes
+        body.user_id
+        or body.email
+        or body.user_hash is not None
+        or body.intercom_user_jwt is not None
+        or body.name is not None
+        or body.custom_attributes
     ):
         with messenger_context(request) as ctx:
             read_only(ctx.db, single_statement=True)
@@ -162,7 +182,24 @@ def ping(body: PingBody, request: Request) -> dict[str, Any]:
                     view.email,
                     view.name,
                     throttled=False,
+                    attributes_refused=False,
                 )
+    # Brute force (design §4): signatures are guessed only by sending them, so only those are counted.
+    limiter: Limiter = request.app.state.limiter
+    address = client_address(request)
+    signed = body.user_hash is not None or body.intercom_user_jwt is not None
+    if signed:
+        limiter.check("messenger_login", address=address, workspace_id=body.app_id)
+    try:
+        return _ping(body, request)
+    except Forbidden as refused:
+        # counted once the request's transaction is over: on SQLite it may still hold the write lock
+        if signed and refused.field in ("user_hash", "intercom_user_jwt"):
+            limiter.failed("messenger_login", address=address, workspace_id=body.app_id)
+        raise
+
+
+def _ping(body: PingBody, request: Request) -> dict[str, Any]:
     with messenger_context(request) as ctx:
         workspace = ctx.workspace(body.app_id)
         result = messenger.ping(
@@ -172,12 +209,18 @@ def ping(body: PingBody, request: Request) -> dict[str, Any]:
             user_id=body.user_id,
             email=body.email,
             user_hash=body.user_hash,
+            user_jwt=body.intercom_user_jwt,
             name=body.name,
             custom_attributes=body.custom_attributes,
             page_url=body.page_url,
             region=ctx.settings.default_phone_region,
         )
-        response = me(result.contact, result.session, throttled=result.throttled)
+        response = me(
+            result.contact,
+            result.session,
+            throttled=result.throttled,
+            attributes_refused=result.attributes_refused,
+        )
         ctx.commit(wake_worker=bool(result.marks))
         return response
 
@@ -196,10 +239,10 @@ def collect_email(body: EmailBody, request: Request) -> dict[str, Any]:
 def send_message(body: MessageBody, request: Request) -> dict[str, Any]:
     with messenger_context(request) as ctx:
         workspace = ctx.workspace(body.app_id)
-        conversation, contact = messenger.send_message(
+        conversation, contact, session = messenger.send_message(
             ctx.db, workspace, body.anonymous_id, body.body, body.conversation_id
         )
-        parts = conversations.parts(ctx.db, workspace, [conversation])[conversation.id]
+        parts = messenger.readable_parts(ctx.db, workspace, session, [conversation])[conversation.id]
         response = thread(conversation, parts, contact)
         ctx.commit()
         return response
@@ -216,7 +259,7 @@ def my_conversations(
         session = messenger.require_session(ctx.db, workspace, anonymous_id)
         readable = messenger.readable_conversations(ctx.db, workspace, session)
         contact = ctx.db.get_one(Contact, (workspace.id, session.contact_id))
-        parts = conversations.parts(ctx.db, workspace, readable)
+        parts = messenger.readable_parts(ctx.db, workspace, session, readable)
         return {
             "type": "messenger.conversation.list",
             "conversations": [thread(c, parts[c.id], contact) for c in readable],

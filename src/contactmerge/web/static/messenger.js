@@ -12,7 +12,7 @@
 
   var script = document.currentScript || document.querySelector('script[src*="messenger.js"]');
   var BASE = script.src.replace(/\/messenger\.js(\?.*)?$/, "");
-  var IDENTITY = ["user_id", "email", "user_hash", "name"];
+  var IDENTITY = ["user_id", "email", "user_hash", "intercom_user_jwt", "name"];
   var POLL_MS = 3000;
   var YEAR = 365 * 24 * 3600;
 
