@@ -28,7 +28,7 @@ def user_hash(secret: str, identifier: str) -> str:
 def hash_matches(secret: str, identifier: str, given: str) -> bool:
     """Constant time. Any string is an answer, never an error: non-ASCII, NUL or huge is no match."""
     expected = user_hash(secret, identifier).encode()
-    offered = given.strip().lower().encode("utf-8", "replace")
+    offered = given.strip().lower().encode(errors="replace")
     return hmac.compare_digest(expected, offered)
 
 

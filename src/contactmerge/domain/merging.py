@@ -8,11 +8,11 @@ record keeps, and what undo reads.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from contactmerge.domain.identifiers import is_junk
+from contactmerge.domain.identifiers import is_junk, junk_test
 
 Reason = Literal["api", "session_cookie", "email_match", "csv_import", "bulk"]
 Outcome = Literal["adopted", "kept", "conflict", "same"]
@@ -57,15 +57,19 @@ class ContactFacts:
 
     @property
     def has_verified_identifier(self) -> bool:
-        return bool(self.external_id) or (bool(self.email_normalized) and self.email_verified)
+        """An external_id or a verified email that can identify someone (a junk one cannot)."""
+        return any(kind != "phone" for kind, _ in self.verified_identifiers())
 
-    def verified_identifiers(self) -> set[tuple[str, str]]:
+    def verified_identifiers(self, blocklist: Iterable[str] = ()) -> set[tuple[str, str]]:
+        """The identifiers that may tie this contact to another: never a claimed email, a junk value or
+        one on the workspace's blocklist."""
+        junk = junk_test(blocklist)
         found: set[tuple[str, str]] = set()
-        if self.external_id and not is_junk(self.external_id):
+        if self.external_id and not junk(self.external_id):
             found.add(("external_id", self.external_id))
-        if self.email_normalized and self.email_verified and not is_junk(self.email_normalized):
+        if self.email_normalized and self.email_verified and not junk(self.email_normalized):
             found.add(("email", self.email_normalized))
-        if self.phone_e164 and not is_junk(self.phone_e164):
+        if self.phone_e164 and not junk(self.phone_e164):
             found.add(("phone", self.phone_e164))
         return found
 
@@ -181,7 +185,7 @@ def _refusal(
         if not policy.force:
             return MergeRefused("invalid_merge", "two users are merged only with force: true", "force")
         if not policy.skip_duplicate_validation and not (
-            source.verified_identifiers() & target.verified_identifiers()
+            source.verified_identifiers(policy.blocklist) & target.verified_identifiers(policy.blocklist)
         ):
             return MergeRefused(
                 "users_share_no_identifier",
@@ -281,10 +285,10 @@ def _secondary_identifiers(source: ContactFacts, target: ContactFacts) -> tuple[
 def choose_survivor(a: ContactFacts, b: ContactFacts) -> tuple[ContactFacts, ContactFacts]:
     """(survivor, absorbed): the user; else the one with verified identifiers, most recently seen, oldest."""
 
-    def rank(c: ContactFacts) -> tuple[int, int, int, int, str]:
+    def rank(c: ContactFacts) -> tuple[bool, bool, int, int, str]:
         return (
-            1 if c.role == "user" else 0,
-            1 if c.has_verified_identifier else 0,
+            c.role == "user",
+            c.has_verified_identifier,
             c.last_seen_at or 0,
             -c.created_at,
             c.id,
