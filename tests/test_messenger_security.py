@@ -18,7 +18,7 @@ from contactmerge.storage.merges import identifiers_of
 from contactmerge.storage.tables import Workspace
 from tests.conftest import Database, Server, WorkspaceKeys
 from tests.helpers import finished
-from tests.test_admin_pages import csrf_of
+from tests.test_admin_pages import csrf_of, signed_in_client
 from tests.test_messenger import ping, readable, say, settle
 
 
@@ -78,6 +78,7 @@ def all_contacts(api: httpx.Client) -> list[dict[str, Any]]:
 
 
 def test_a_signed_own_user_id_with_the_victims_email_logs_in_as_the_attacker_only(
+    server: Server,
     browser: httpx.Client,
     victim_browser: httpx.Client,
     api: httpx.Client,
@@ -107,6 +108,9 @@ def test_a_signed_own_user_id_with_the_victims_email_logs_in_as_the_attacker_onl
             ("email", "victim@example.com", "claimed")
         ]
     assert api.get("/merge_marks").json()["total_count"] == 0
+    with signed_in_client(server, workspace.token) as admin:
+        page = admin.get(f"/admin/contacts/{attacker['id']}").text
+    assert 'email <code>victim@example.com</code> <span class="badge">claimed</span>' in page
 
 
 def test_a_signed_own_user_id_with_a_leads_typed_email_pulls_no_lead_in(

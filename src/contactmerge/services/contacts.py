@@ -325,11 +325,16 @@ def _verified_user_has(db: DbSession, workspace: Workspace, login: Login) -> boo
     return bool(repo.users_with_email(db, workspace.id, login.email, verified_only=True))
 
 
+def identifiers_of(db: DbSession, workspace: Workspace, contact: Contact) -> list[ContactIdentifier]:
+    """The identifiers kept beside the contact's own: brought by merges, or claimed at a login."""
+    return merges_repo.identifiers_of(db, workspace.id, contact.id)
+
+
 def keep_identifier(
     db: DbSession, workspace: Workspace, contact: Contact, kind: str, normalized: str, *, trusted: bool
 ) -> None:
     """An identifier the contact does not hold as its own, kept beside it (once): a claim unless trusted."""
-    held = merges_repo.identifiers_of(db, workspace.id, contact.id)
+    held = identifiers_of(db, workspace, contact)
     if any(i.kind == kind and i.normalized == normalized for i in held):
         return
     merges_repo.add_identifiers(

@@ -85,6 +85,7 @@ def contact_page(request: Request, contact_id: str, ctx: AdminContext = Depends(
         threads=threads,
         history=history,
         people=contacts.by_ids(ctx.db, ctx.workspace, others),
+        identifiers=contacts.identifiers_of(ctx.db, ctx.workspace, contact),
     )
 
 
