@@ -68,6 +68,13 @@ def victim_with_history(
     return user
 
 
+def type_email(client: httpx.Client, keys: WorkspaceKeys, anonymous_id: str, email: str) -> httpx.Response:
+    """The widget's "leave your email": a claim."""
+    return client.post(
+        "/messenger/email", json={"app_id": keys.app_id, "anonymous_id": anonymous_id, "email": email}
+    )
+
+
 def post_json(client: httpx.Client, path: str, body: dict[str, Any]) -> httpx.Response:
     """JSON as any client may send it: ASCII with escapes, so a lone surrogate (``\\ud800``) gets through."""
     return client.post(path, content=json.dumps(body), headers={"Content-Type": "application/json"})
@@ -123,10 +130,7 @@ def test_a_signed_own_user_id_with_a_leads_typed_email_pulls_no_lead_in(
     set_mode(database, workspace, "enforced", email_match="immediate")
     lead = ping(victim_browser, workspace)
     say(victim_browser, workspace, lead["anonymous_id"], "my private question")
-    typed = victim_browser.post(
-        "/messenger/email",
-        json={"app_id": workspace.app_id, "anonymous_id": lead["anonymous_id"], "email": "lead@example.com"},
-    )
+    typed = type_email(victim_browser, workspace, lead["anonymous_id"], "lead@example.com")
     assert typed.status_code == 200, typed.text
     login = ping(
         browser,
@@ -162,31 +166,14 @@ def test_a_session_merged_in_by_a_claimed_email_changes_nothing_on_the_user(
     api.put(f"/contacts/{user['id']}", json={"custom_attributes": {"plan": "pro"}})
     stranger = ping(browser, workspace)
     say(browser, workspace, stranger["anonymous_id"], "hello")
-    assert (
-        browser.post(
-            "/messenger/email",
-            json={
-                "app_id": workspace.app_id,
-                "anonymous_id": stranger["anonymous_id"],
-                "email": "owner@example.com",
-            },
-        ).status_code
-        == 200
-    )
+    assert type_email(browser, workspace, stranger["anonymous_id"], "owner@example.com").status_code == 200
     settle(api, stranger["contact"]["id"])
     answer = ping(
         browser, workspace, stranger["anonymous_id"], name="Mallory", custom_attributes={"plan": "free"}
     )
     assert answer["attributes_refused"] is True
     assert answer["contact"] == {"id": None, "role": "lead", "user_id": None, "email": None, "name": None}
-    retyped = browser.post(
-        "/messenger/email",
-        json={
-            "app_id": workspace.app_id,
-            "anonymous_id": stranger["anonymous_id"],
-            "email": "evil@example.com",
-        },
-    )
+    retyped = type_email(browser, workspace, stranger["anonymous_id"], "evil@example.com")
     assert retyped.status_code == 403 and retyped.json()["errors"][0]["field"] == "email"
     after = api.get(f"/contacts/{user['id']}").json()
     assert (after["name"], after["email"], after["custom_attributes"]) == (
@@ -380,14 +367,7 @@ def test_an_email_a_user_took_over_from_a_claim_never_names_that_user(
     set_mode(database, workspace, "enforced", email_match="immediate")
     lead = ping(browser, workspace)
     say(browser, workspace, lead["anonymous_id"], "hi")
-    browser.post(
-        "/messenger/email",
-        json={
-            "app_id": workspace.app_id,
-            "anonymous_id": lead["anonymous_id"],
-            "email": "victim@example.com",
-        },
-    )
+    type_email(browser, workspace, lead["anonymous_id"], "victim@example.com")
     login = ping(
         browser, workspace, lead["anonymous_id"], user_id="attacker", user_hash=signed(workspace, "attacker")
     )
@@ -397,14 +377,7 @@ def test_an_email_a_user_took_over_from_a_claim_never_names_that_user(
 
     other_lead = ping(victim_browser, workspace)
     say(victim_browser, workspace, other_lead["anonymous_id"], "the victim's own question")
-    victim_browser.post(
-        "/messenger/email",
-        json={
-            "app_id": workspace.app_id,
-            "anonymous_id": other_lead["anonymous_id"],
-            "email": "victim@example.com",
-        },
-    )
+    type_email(victim_browser, workspace, other_lead["anonymous_id"], "victim@example.com")
     assert (
         api.get(f"/contacts/{other_lead['contact']['id']}").status_code == 200
     )  # not merged into the attacker
