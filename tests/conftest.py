@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -129,8 +130,14 @@ def server(database: Database) -> Iterator[Server]:
 @contextmanager
 def serve(settings: Settings, database: Database) -> Iterator[Server]:
     """``create_app(settings)`` on a real uvicorn server on a free port, for as long as the block runs."""
+    with serving(create_app(settings)) as base_url:
+        yield Server(base_url, database)
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """Any ASGI app on a real uvicorn server on a free port; its base URL."""
     port = free_port()
-    app = create_app(settings)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, daemon=True)
@@ -141,7 +148,7 @@ def serve(settings: Settings, database: Database) -> Iterator[Server]:
             raise RuntimeError("the test server did not start")
         time.sleep(0.02)
     try:
-        yield Server(f"http://127.0.0.1:{port}", database)
+        yield f"http://127.0.0.1:{port}"
     finally:
         instance.should_exit = True
         thread.join(timeout=10)

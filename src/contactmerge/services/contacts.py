@@ -22,6 +22,7 @@ from contactmerge.storage.search import CUSTOM_PREFIX, STANDARD_FIELDS, compile_
 from contactmerge.storage.tables import Contact, ContactIdentifier, Workspace
 
 ROLES = ("user", "lead")
+MAX_FORWARDS = 16  # a write follows at most this many merges that happen while it waits
 PLAIN_FIELDS = (
     "name",
     "avatar",
@@ -47,6 +48,8 @@ def get_contact(db: DbSession, workspace: Workspace, contact_id: str, *, forward
 
 
 def _live(db: DbSession, workspace: Workspace, contact: Contact, *, forward: bool) -> Contact:
+    if forward:
+        return _locked_for_write(db, workspace, contact)
     if contact.merged_into_id is None:
         return contact
     canonical = merges_repo.canonical_id(db, workspace.id, contact.id)
@@ -58,6 +61,27 @@ def _live(db: DbSession, workspace: Workspace, contact: Contact, *, forward: boo
     if forward:
         return survivor
     raise Gone(f"Contact {contact.id} was merged into {survivor.id}", canonical_id=survivor.id)
+
+
+def _locked_for_write(db: DbSession, workspace: Workspace, contact: Contact) -> Contact:
+    """The live contact a write addressed to ``contact`` lands on, locked until the write's transaction
+    ends (docs/merging.md, "Writes and merges"). A merge locks both its contacts FOR UPDATE, so a write
+    either locks first and commits before the merge moves its rows, or waits and then follows the merge
+    to the survivor: never in between. Only live contacts are locked, one per write, so a write holds no
+    lock a merge could be waiting for while it waits itself."""
+    for _ in range(MAX_FORWARDS):
+        target = contact.id
+        if contact.merged_into_id is not None:
+            target = merges_repo.canonical_id(db, workspace.id, contact.id) or ""
+        locked = repo.lock_for_write(db, workspace.id, target) if target else None
+        if locked is None:
+            raise NotFound(
+                f"Contact Not Found: contact '{contact.id}' was merged into one that is gone", field="id"
+            )
+        if locked.merged_into_id is None:
+            return locked
+        contact = locked  # merged while this write waited for it: follow it on
+    raise Conflict(f"contact '{contact.id}' keeps being merged; try again", field="id")
 
 
 def by_ids(db: DbSession, workspace: Workspace, contact_ids: Iterable[str]) -> dict[str, Contact]:

@@ -95,9 +95,10 @@ def new_anonymous_id() -> str:
 
 
 def current_session(
-    db: DbSession, workspace: Workspace, anonymous_id: str | None, *, lock: bool = True
+    db: DbSession, workspace: Workspace, anonymous_id: str | None, *, lock: bool = False
 ) -> Session | None:
-    """The live session of an anonymous id, or None for an unknown, ended or malformed one."""
+    """The live session of an anonymous id, or None for an unknown, ended or malformed one. A write locks
+    it only after its contact (``lock``), in the order a merge takes them: contacts, then their rows."""
     if not anonymous_id or not ANONYMOUS_ID.match(anonymous_id):
         return None
     session = repo.get(db, workspace.id, anonymous_id, lock=lock)
@@ -137,7 +138,9 @@ def ping(
         if token is not None and name is None:
             name = token.name
     elif session is not None:
-        result = PingResult(contacts.get_contact(db, workspace, session.contact_id, forward=True), session)
+        contact = contacts.get_contact(db, workspace, session.contact_id, forward=True)
+        relocked = current_session(db, workspace, session.id, lock=True)
+        result = PingResult(contact, relocked) if relocked else _new_visitor(db, workspace)
     else:
         result = _new_visitor(db, workspace)
     session, contact = result.session, result.contact
@@ -245,16 +248,19 @@ def _open_session(db: DbSession, workspace: Workspace, contact: Contact, *, logg
 def _login(
     db: DbSession, workspace: Workspace, session: Session | None, login: Login, *, region: str
 ) -> PingResult:
+    current: Contact | None = None
+    if session is not None:  # the browser's contact first, then its session: a merge's order
+        current = contacts.get_contact(db, workspace, session.contact_id, forward=True)
+        session = current_session(db, workspace, session.id, lock=True)
     user = contacts.find_or_create_user(db, workspace, login, region=region)
     found: list[MergeMark] = []
     # A lead or visitor that logged in without proof joins the user as data, never as a verified sender.
     evidence: dict[str, Any] = {"session": session.id} if session else {}
     if not login.verified:
         evidence["verified"] = False
-    if session is None or session.contact_id == user.id:
+    if session is None or current is None or session.contact_id == user.id:
         session = session or _open_session(db, workspace, user, logged_in=False)
     else:
-        current = contacts.get_contact(db, workspace, session.contact_id, forward=True)
         if current.id == user.id:
             pass
         elif current.role == "user":
@@ -393,7 +399,7 @@ def readable_conversation(
 
 def shutdown(db: DbSession, workspace: Workspace, anonymous_id: str | None) -> None:
     """Log out: the session ends; the next ping starts a fresh anonymous one."""
-    session = current_session(db, workspace, anonymous_id)
+    session = current_session(db, workspace, anonymous_id, lock=True)
     if session is not None:
         session.ended_at = now()
         db.flush()

@@ -80,10 +80,15 @@ def find_visitor(db: DbSession, workspace: Workspace, ref: VisitorRef, *, prefix
             f"Visitor Not Found: no visitor has {field.removeprefix(prefix)} '{given}'", field=field
         )
     if contact.merged_into_id is not None:
-        survivor = contacts.get_contact(db, workspace, contact.id, forward=True)
-        gone = Gone(f"Visitor {contact.id} was merged into {survivor.id}", canonical_id=survivor.id)
-        gone.field = field
-        raise gone
+        try:
+            contacts.get_contact(db, workspace, contact.id)
+        except Gone as merged:
+            gone = Gone(
+                f"Visitor {contact.id} was merged into {merged.canonical_id}",
+                canonical_id=merged.canonical_id,
+            )
+            gone.field = field
+            raise gone from None
     if contact.role != "visitor":
         raise NotFound(
             f"Visitor Not Found: contact '{contact.id}' is a {contact.role} now: see /contacts/{contact.id}",

@@ -15,8 +15,16 @@ def get(db: DbSession, workspace_id: str, contact_id: str) -> Contact | None:
     return db.get(Contact, (workspace_id, contact_id))
 
 
-def get_for_update(db: DbSession, workspace_id: str, contact_id: str) -> Contact | None:
-    return db.get(Contact, (workspace_id, contact_id), with_for_update=True)
+def lock_for_write(db: DbSession, workspace_id: str, contact_id: str) -> Contact | None:
+    """The contact as committed now, locked ``FOR NO KEY UPDATE`` until the transaction ends: it waits for
+    a merge holding it (``FOR UPDATE``) and holds merges off, but not inserts that merely reference it.
+    SQLite runs one writer at a time, so there it is a plain read."""
+    return db.get(
+        Contact,
+        (workspace_id, contact_id),
+        with_for_update={"key_share": True},
+        populate_existing=True,
+    )
 
 
 def add(db: DbSession, contact: Contact) -> Contact:
