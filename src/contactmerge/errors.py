@@ -9,6 +9,7 @@
     ├── NotFound                      404 not_found
     ├── Conflict                      409 conflict, already_merged, merge_held, merge_undone, …
     ├── Gone                          410 contact_merged
+    ├── RequestTooLarge               413 request_too_large
     └── TooManyRequests               429 rate_limit_exceeded
 
 The API renders them in Intercom's ``error.list`` envelope; the CLI prints the message and exits 1.
@@ -67,6 +68,13 @@ class Gone(ContactMergeError):
     def __init__(self, message: str, *, canonical_id: str) -> None:
         super().__init__(message, field="id")
         self.canonical_id = canonical_id
+
+
+class RequestTooLarge(ContactMergeError):
+    """A request body over its route's limit (design §4), refused before it was read."""
+
+    status_code = 413
+    code = "request_too_large"
 
 
 class TooManyRequests(ContactMergeError):

@@ -34,11 +34,27 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         default=1 << 30,
         ge=1,
-        description="Largest CSV file an upload (`POST /imports`, the admin import page) may send; larger is "
-        "refused with 400 and nothing is kept. The CLI reads local files of any size.",
+        description="Largest CSV file an upload (`POST /imports`, the admin import page) may send; a larger "
+        "file is refused and nothing is kept: 413 before it is read once the request passes this plus "
+        "`max_body_bytes`, else 400 naming `file`. The CLI reads local files of any size.",
+    )
+    max_body_bytes: int = Field(
+        default=1 << 20,
+        ge=1024,
+        description="Largest request body of every route but the uploads (JSON API and messenger bodies, "
+        "admin forms), and what an upload may carry besides its file; larger is refused with 413 before it "
+        "is read, before authentication.",
     )
     worker_poll_interval: float = Field(
         default=0.25, gt=0, le=60, description="Seconds a worker waits between looks for new work."
+    )
+    import_stale_seconds: float = Field(
+        default=30,
+        ge=1,
+        le=86_400,
+        description="A running import writes a heartbeat six times in this window; a worker resumes an "
+        "uploaded import whose heartbeat is older than this (its runner died). Every process serving one "
+        "database must use the same value.",
     )
     auth_failure_window_seconds: int = Field(
         default=60,

@@ -9,6 +9,8 @@ from fastapi import FastAPI, Request, Response
 
 from contactmerge import __version__
 from contactmerge.api import errors
+from contactmerge.api.body_limits import BodyLimits
+from contactmerge.api.retries import RetryTransient
 from contactmerge.api.routes import (
     contacts,
     conversations,
@@ -22,6 +24,7 @@ from contactmerge.api.routes import (
     tags,
     visitors,
 )
+from contactmerge.errors import ContactMergeError
 from contactmerge.services.messenger import SeenRecorder
 from contactmerge.services.rate_limits import Limiter
 from contactmerge.settings import Settings
@@ -48,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 poll_interval=settings.worker_poll_interval,
                 name="in-process",
                 region=settings.default_phone_region,
+                import_stale_seconds=settings.import_stale_seconds,
             )
             thread = worker.start_thread()
         app.state.worker = worker
@@ -70,6 +74,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # Innermost: a request that hit a deadlock runs again before any other middleware sees its answer.
+    app.add_middleware(RetryTransient)
+    # Before routing and authentication, outside the retries (which hold a body), inside the request id and
+    # CORS middleware so that a 413 carries their headers.
+    app.add_middleware(BodyLimits, settings=settings, answer=_refusal)
     errors.install(app)
 
     @app.middleware("http")
@@ -119,3 +128,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
     return app
+
+
+def _refusal(request: Request, error: ContactMergeError) -> Response:
+    """A body refused before routing: the admin pages answer in HTML, as AdminRoute does; the rest in JSON."""
+    if request.url.path.startswith("/admin/"):
+        response: Response = admin.error_page(request, error.status_code, error.message)
+        response.headers.update(admin.SECURITY_HEADERS)
+        return response
+    return errors.error_response(request, error)

@@ -10,9 +10,10 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from contactmerge.api.retries import MARKER, is_transient
 from contactmerge.errors import ContactMergeError, Gone, TooManyRequests
 
 log = logging.getLogger("contactmerge.api")
@@ -30,11 +31,21 @@ def envelope(request: Request, status: int, errors: list[dict[str, Any]]) -> JSO
     return JSONResponse(body, status_code=status)
 
 
+def error_response(request: Request, exc: ContactMergeError) -> JSONResponse:
+    """One error of the tree in the envelope, with its status and code."""
+    return envelope(request, exc.status_code, [_error(exc.code, exc.message, exc.field)])
+
+
 def _error(code: str, message: str, field: str | None = None) -> dict[str, Any]:
-    entry: dict[str, Any] = {"code": code, "message": message}
+    entry: dict[str, Any] = {"code": code, "message": _encodable(message)}
     if field:
-        entry["field"] = field
+        entry["field"] = _encodable(field)
     return entry
+
+
+def _encodable(text: str) -> str:
+    # An error may quote what the client sent: a lone surrogate in it must not turn the answer into a 500.
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def install(app: FastAPI) -> None:
@@ -49,7 +60,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ContactMergeError)
     async def _domain(request: Request, exc: ContactMergeError) -> JSONResponse:
-        response = envelope(request, exc.status_code, [_error(exc.code, exc.message, exc.field)])
+        response = error_response(request, exc)
         if isinstance(exc, Gone):
             response.headers["Link"] = f'</contacts/{exc.canonical_id}>; rel="canonical"'
         if isinstance(exc, TooManyRequests):
@@ -67,32 +78,54 @@ def install(app: FastAPI) -> None:
             request, 409, [_error("conflict", "the change conflicts with data written meanwhile")]
         )
 
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        if not is_transient(exc):
+            return await _unexpected(request, exc)
+        log.info("transient database conflict on %s %s: %s", request.method, request.url.path, exc.orig)
+        message = "The data was being changed by another request; nothing was written. Try again."
+        response = envelope(request, 503, [_error("service_unavailable", message)])
+        response.headers["Retry-After"] = "1"
+        response.headers[MARKER.decode()] = "1"  # RetryTransient runs the request again first
+        return response
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
-            exc.status_code, "error"
-        )
+        code = {
+            400: "parameter_invalid",
+            404: "not_found",
+            405: "method_not_allowed",
+            401: "unauthorized",
+        }.get(exc.status_code, "error")
         message = "Resource Not Found" if exc.status_code == 404 else str(exc.detail)
+        # FastAPI's answer to a body its JSON parser gave up on, with the parser's reason as the cause
+        if isinstance(exc.__cause__, RecursionError):
+            message = "The request body nests too deeply to be read"
+        elif isinstance(exc.__cause__, UnicodeDecodeError):
+            message = "The request body is not UTF-8"
+        elif isinstance(exc.__cause__, ValueError):  # what else json.loads refuses outside JSONDecodeError
+            message = "The request body holds a number of more than 4,300 digits"
         return envelope(request, exc.status_code, [_error(code, message)])
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return envelope(request, 500, [_error("server_error", "An unexpected error occurred")])
+    app.add_exception_handler(Exception, _unexpected)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return envelope(request, 500, [_error("server_error", "An unexpected error occurred")])
 
 
 def _validation_entry(error: dict[str, Any]) -> dict[str, Any]:
     loc = list(error.get("loc", ()))
     if loc and loc[0] in ("body", "query", "path", "header"):
         loc = loc[1:]  # where the parameter was sent; a field may itself be called "body"
-    location = [str(part) for part in loc]
     kind = error.get("type", "")
     if kind == "value_unstorable":
         # raised for a whole body by schemas.Body, which names the exact place in ``path``
         inner = str((error.get("ctx") or {}).get("path", ""))
-        field = ".".join(part for part in [*location, inner] if part) or None
+        field = _dotted([*loc, inner])
         return _error("parameter_invalid", str(error.get("msg", "invalid value")), field)
-    field = ".".join(location) or None
+    field = _dotted(loc)
     if kind == "json_invalid":
         return _error("parameter_invalid", "The request body is not valid JSON")
     if kind == "missing":
@@ -104,3 +137,9 @@ def _validation_entry(error: dict[str, Any]) -> dict[str, Any]:
     if kind == "model_attributes_type" or kind == "dict_type":
         return _error("parameter_invalid", f"{field or 'body'} must be a JSON object", field)
     return _error("parameter_invalid", f"{field}: {error.get('msg', 'invalid value')}", field)
+
+
+def _dotted(parts: list[Any]) -> str | None:
+    """``options[0]``, ``from.id``: names joined by dots, list positions in brackets, as search paths are."""
+    text = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in parts if part != "")
+    return text.lstrip(".") or None
