@@ -11,11 +11,13 @@ from typing import BinaryIO
 import pytest
 
 from contactmerge.services.csv_source import (
+    MAX_RECORD_LINES,
     SAMPLE_BYTES,
     CsvFormat,
+    CsvRow,
     CsvSourceError,
+    read_records,
     read_rows,
-    read_rows_with_offsets,
     sniff,
 )
 
@@ -234,27 +236,136 @@ def test_progress_counts_bytes_up_to_the_file_size(tmp_path: Path) -> None:
     path = tmp_path / "progress.csv"
     path.write_text("email\n" + "".join(f"user{i}@example.com\n" for i in range(50_000)), encoding="utf-8")
     fmt = sniff(opener(path))
-    offsets = [consumed for _, _, consumed in read_rows_with_offsets(opener(path), fmt)]
+    offsets = [row.consumed for row in read_records(opener(path), fmt)]
     assert len(offsets) == 50_000
     assert offsets == sorted(offsets)
     assert offsets[0] < path.stat().st_size / 4  # the bar moves before the end
     assert offsets[-1] == path.stat().st_size
 
 
-def test_an_unclosed_quote_is_refused_naming_the_row_instead_of_swallowing_the_file(tmp_path: Path) -> None:
-    path = tmp_path / "unclosed.csv"
-    path.write_text(
+def read_text(tmp_path: Path, text: str, start_row: int = 0) -> list[CsvRow]:
+    path = tmp_path / "upload.csv"
+    path.write_text(text, encoding="utf-8", newline="")
+    return list(read_records(opener(path), sniff(opener(path)), start_row=start_row))
+
+
+def shown(rows: list[CsvRow]) -> list[tuple[int, int, list[str], str | None]]:
+    return [(row.number, row.line, row.cells, row.problem) for row in rows]
+
+
+NO_CLOSE_BEFORE_END = "a quoted cell starting on this line has no closing quote before the end of the file"
+
+
+def test_an_unterminated_quote_is_its_line_alone_and_the_next_lines_are_still_read(tmp_path: Path) -> None:
+    rows = read_text(tmp_path, 'email,name\nada@example.com,"Ada\ngrace@example.com,Grace\n')
+    assert shown(rows) == [
+        (1, 2, ['ada@example.com,"Ada'], NO_CLOSE_BEFORE_END),
+        (2, 3, ["grace@example.com", "Grace"], None),
+    ]
+
+
+def test_a_quote_never_closed_swallows_at_most_its_own_line_not_the_file(tmp_path: Path) -> None:
+    rows = read_text(
+        tmp_path,
         'email,notes\nada@example.com,fine\ngrace@example.com,"never closed\n'
-        + "more text that belongs to nothing\n" * 10_000,
-        encoding="utf-8",
+        + "".join(f"user{i}@example.com,row {i}\n" for i in range(10_000)),
     )
-    fmt = sniff(opener(path))
-    rows = read_rows(opener(path), fmt)
-    assert next(rows) == (1, ["ada@example.com", "fine"])
+    assert len(rows) == 2 + 10_000  # no line lost, none read twice
+    assert shown(rows[:3]) == [
+        (1, 2, ["ada@example.com", "fine"], None),
+        (
+            2,
+            3,
+            ['grace@example.com,"never closed'],
+            f"a quoted cell starting on this line has no closing quote within {MAX_RECORD_LINES} lines",
+        ),
+        (3, 4, ["user0@example.com", "row 0"], None),
+    ]
+    assert shown(rows[-1:]) == [(10_002, 10_003, ["user9999@example.com", "row 9999"], None)]
+
+
+def test_a_quote_closed_lines_later_leaving_too_few_cells_folds_nothing(tmp_path: Path) -> None:
+    """The quote opened on line 2 closes on line 4, which the csv module reads as one row of two cells:
+    that is two rows run together, not a cell with line breaks."""
+    rows = read_text(
+        tmp_path,
+        'email,name,notes\nada@example.com,"Ada\ngrace@example.com,Grace,x\nlinus@example.com,Linus"\n'
+        "zoe@example.com,Zoe,y\n",
+    )
+    assert shown(rows) == [
+        (
+            1,
+            2,
+            ['ada@example.com,"Ada'],
+            "a quoted cell starting on this line runs to line 4, leaving the row 2 of the header's 3 cells: "
+            "its closing quote is probably missing",
+        ),
+        (2, 3, ["grace@example.com", "Grace", "x"], None),
+        (3, 4, ["linus@example.com", 'Linus"'], None),  # a quote inside an unquoted cell is a character
+        (4, 5, ["zoe@example.com", "Zoe", "y"], None),
+    ]
+
+
+def test_a_cell_with_line_breaks_is_one_row_and_the_next_row_names_its_own_line(tmp_path: Path) -> None:
+    rows = read_text(
+        tmp_path,
+        'email,name,notes\nada@example.com,Ada,"first line\nsecond, line\n\nfourth"\n'
+        "grace@example.com,Grace,plain\n",
+    )
+    assert shown(rows) == [
+        (1, 2, ["ada@example.com", "Ada", "first line\nsecond, line\n\nfourth"], None),
+        (2, 6, ["grace@example.com", "Grace", "plain"], None),
+    ]
+
+
+@pytest.mark.parametrize("delimiter", [",", "\t", ";"], ids=["comma", "tab", "semicolon"])
+def test_text_after_a_closing_quote_is_a_malformed_row_but_spaces_are_not(
+    tmp_path: Path, delimiter: str
+) -> None:
+    lines = [
+        ["email", "name"],
+        ["ada@example.com", '"Ada" Lovelace'],
+        ["grace@example.com", '"Grace" '],
+        ['"linus@example.com"  ', "Linus"],
+    ]
+    rows = read_text(tmp_path, "".join(delimiter.join(cells) + "\n" for cells in lines))
+    assert shown(rows) == [
+        (
+            1,
+            2,
+            [f'ada@example.com{delimiter}"Ada" Lovelace'],
+            'text follows the closing quote of a quoted cell (a quote inside one is written "")',
+        ),
+        (2, 3, ["grace@example.com", "Grace"], None),
+        (3, 4, ["linus@example.com", "Linus"], None),
+    ]
+
+
+def test_a_resumed_read_counts_malformed_rows_as_the_first_read_did(tmp_path: Path) -> None:
+    text = (
+        'email,name\na@example.com,"A\nb@example.com,B\nc@example.com,"C"x\n'
+        'd@example.com,"D\nD"\ne@example.com,"E\n'
+    )
+    every = read_text(tmp_path, text)
+    assert [(row.number, row.line, row.problem is not None) for row in every] == [
+        (1, 2, True),
+        (2, 3, False),
+        (3, 4, True),
+        (4, 5, False),
+        (5, 7, True),
+    ]
+    for start in range(len(every) + 1):
+        assert shown(read_text(tmp_path, text, start_row=start)) == shown(every[start:])
+
+
+def test_a_header_that_cannot_be_read_refuses_the_file_naming_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "header.csv"
+    path.write_text('\n"email,name\na@example.com,A\n', encoding="utf-8")
     with pytest.raises(CsvSourceError) as caught:
-        next(rows)
+        sniff(opener(path))
     assert caught.value.field == "file"
-    assert "row 2" in caught.value.message
+    assert "the header row (line 2) cannot be read" in caught.value.message
+    assert "no closing quote" in caught.value.message
 
 
 def test_a_file_with_no_line_breaks_is_refused_without_reading_it_whole(tmp_path: Path) -> None:

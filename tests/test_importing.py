@@ -286,3 +286,86 @@ def test_an_interrupted_import_resumes_where_it_stopped(database: Database, tmp_
             )
         )
     assert finals[0] == finals[1] == ({"created": 1000, "merged": 143}, 1000, 0)
+
+
+def test_malformed_rows_are_reported_with_their_line_and_fold_into_no_other_row(
+    database: Database, tmp_path: Path
+) -> None:
+    workspace_id = new_workspace(database)
+    path = tmp_path / "malformed.csv"
+    path.write_text(
+        "user_id,email,name\n"
+        'u1,ada@example.com,"Ada\n'  # line 2: a quote never closed
+        "u2,bob@example.com,Bob\n"
+        "u3,cleo@example.com,Cleo,extra\n"  # line 4: more cells than the header
+        'u4,dee@example.com,"Dee" Lee\n'  # line 5: text after a closing quote
+        'u5,eve@example.com,"Eve\nSecond line"\n'  # lines 6-7: a real cell with a line break
+        "u6,fay@example.com,Fay\n",
+        encoding="utf-8",
+    )
+    job = run(database, workspace_id, path)
+    assert job.state == "done", job.error
+    assert job.counts == {"created": 3, "invalid": 3}
+    assert job.rows_done == 6
+    with make_sessionmaker(database.engine)() as db:
+        problems = [
+            (r.row_number, r.action, r.column, r.reason, r.cells)
+            for r in importing.problem_rows(db, db.get_one(Workspace, workspace_id), job.id)
+        ]
+        names = dict(
+            db.execute(
+                select(Contact.external_id, Contact.name).where(Contact.workspace_id == workspace_id)
+            ).all()
+        )
+    assert [p[:3] for p in problems] == [
+        (1, "invalid", "(row)"),
+        (3, "invalid", "(row)"),
+        (4, "invalid", "(row)"),
+    ]
+    assert problems[0][3].startswith("line 2: a quoted cell starting on this line ")
+    assert problems[0][4] == ['u1,ada@example.com,"Ada']
+    assert problems[1][3] == "line 4: has 4 cells but the header has 3 columns"
+    assert problems[2][3].startswith("line 5: text follows the closing quote")
+    assert names == {"u2": "Bob", "u5": "Eve\nSecond line", "u6": "Fay"}
+
+
+def test_a_runner_that_was_taken_over_stops_and_applies_no_row_twice(
+    database: Database, tmp_path: Path
+) -> None:
+    """A runner that looked dead (frozen past the heartbeat window) while another took its import over
+    finds the import moved on at its next chunk, and stops without writing."""
+    rows = [[f"u{i}", f"p{i}@example.com", f"P {i}"] for i in range(1000)]
+    path = write_csv(tmp_path / "u.csv", ["user_id", "email", "name"], rows)
+    workspace_id = new_workspace(database)
+    sessions = make_sessionmaker(database.engine)
+    with transaction(sessions) as db:
+        job = importing.create_import(
+            db,
+            db.get_one(Workspace, workspace_id),
+            filename="u.csv",
+            role="user",
+            mapping={},
+            dry_run=False,
+            size_bytes=path.stat().st_size,
+        )
+    taken_over: list[Import] = []
+
+    def another_runner_takes_over(current: Import) -> None:
+        if not taken_over:  # after the first runner's first chunk
+            taken_over.append(
+                importing.run_import(sessions, workspace_id, job.id, lambda: path.open("rb"), chunk_rows=250)
+            )
+
+    first = importing.run_import(
+        sessions,
+        workspace_id,
+        job.id,
+        lambda: path.open("rb"),
+        chunk_rows=250,
+        progress=another_runner_takes_over,
+    )
+    assert taken_over[0].state == "done"
+    assert (first.state, first.rows_done, first.counts) == ("done", 1000, {"created": 1000})
+    assert count(database, workspace_id, Contact.role == "user") == 1000
+    with make_sessionmaker(database.engine)() as db:
+        assert list(importing.problem_rows(db, db.get_one(Workspace, workspace_id), job.id)) == []

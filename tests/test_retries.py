@@ -19,7 +19,6 @@ from contactmerge.api import errors
 from contactmerge.api.retries import ATTEMPTS, MARKER, RetryTransient, is_transient
 from tests.conftest import serving
 
-
 SENT = json.dumps({"note": "hello"}).encode()
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from contactmerge.cli.common import console, err_console, unit_of_work
 from contactmerge.errors import BadRequest
-from contactmerge.services import dedupe, duplicates, merging, workspaces
+from contactmerge.services import csv_export, dedupe, duplicates, merging, workspaces
 from contactmerge.storage.tables import Workspace
 
 WorkspaceOption = typer.Option(None, "--workspace", help="The workspace's app_id (default: the only one).")
@@ -144,7 +143,7 @@ def _as_json(plan: dedupe.DedupePlan) -> dict[str, object]:
 
 def _write_csv(path: Path, plan: dedupe.DedupePlan) -> None:
     with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
+        writer = csv_export.writer(handle)
         writer.writerow(["cluster", "contact", "action", "keys", "needs_approval"])
         for p in plan.clusters:
             keys = " ".join(f"{k.kind}:{k.value}" for k in p.cluster.keys)

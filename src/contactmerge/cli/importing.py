@@ -73,6 +73,7 @@ def import_command(
                 lambda: file.open("rb"),
                 region=config.default_phone_region,
                 progress=advance,
+                stale_seconds=config.import_stale_seconds,
             )
     except ContactMergeError as error:
         fail(f"{error.message} (import {import_id}; fix and rerun with --resume {import_id})")

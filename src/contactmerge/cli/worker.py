@@ -33,6 +33,7 @@ def worker_command(
         poll_interval=poll_interval or config.worker_poll_interval,
         name=f"worker@{socket.gethostname()}",
         region=config.default_phone_region,
+        import_stale_seconds=config.import_stale_seconds,
     )
 
     def stop(_signum: int, _frame: FrameType | None) -> None:

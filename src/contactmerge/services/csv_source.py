@@ -4,6 +4,11 @@ The file is opened through ``open_bytes`` (a callable returning a fresh binary s
 so it can live on disk or in the database. Nothing ever holds the whole file: the encoding is decided by a
 streaming pass, the delimiter from the first 64 KiB, and rows come from the csv module reading lines from
 an incremental text decoder.
+
+A row that cannot be read is reported, never folded into another: a quoted cell may hold line breaks only
+when its closing quote comes within ``MAX_RECORD_LINES`` lines and the row then has a cell for each column
+of the header. Otherwise (a quote never closed, text after a closing quote, a cell too long) the row is
+the one line it starts on, with its ``problem``, and reading goes on from the next line.
 """
 
 from __future__ import annotations
@@ -12,9 +17,10 @@ import codecs
 import csv
 import io
 import re
+from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from contactmerge.errors import BadRequest
 
@@ -22,6 +28,9 @@ SAMPLE_BYTES = 64 * 1024
 PASS_CHUNK_BYTES = 256 * 1024
 READ_BUFFER_BYTES = 64 * 1024
 MAX_LINE_CHARS = 1024 * 1024
+# How far a quoted cell may run over line breaks before its quote counts as never closed.
+MAX_RECORD_LINES = 100
+MAX_RECORD_CHARS = MAX_LINE_CHARS
 DELIMITERS = (",", ";", "\t", "|")
 # bytes that Windows-1252 leaves undefined: a file holding one cannot be Windows-1252
 _CP1252_UNDEFINED = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")
@@ -38,6 +47,18 @@ class CsvFormat:
     encoding: str
     delimiter: str
     header: tuple[str, ...]
+
+
+class CsvRow(NamedTuple):
+    """A data row: ``number`` counts non-blank rows from 1 (the first after the header), ``line`` is the
+    file's line it starts on (1 being the first line), ``consumed`` the bytes read so far (for progress).
+    A row that cannot be read has a ``problem``, and the text of its first line as its only cell."""
+
+    number: int
+    line: int
+    cells: list[str]
+    consumed: int
+    problem: str | None = None
 
 
 class CsvSourceError(BadRequest):
@@ -67,37 +88,154 @@ def sniff(open_bytes: Callable[[], BinaryIO]) -> CsvFormat:
 def read_rows(
     open_bytes: Callable[[], BinaryIO], fmt: CsvFormat, *, start_row: int = 0
 ) -> Generator[tuple[int, list[str]]]:
-    """``(row_number, cells)`` for each data row after ``start_row``, streamed. ``row_number`` counts
-    non-blank data rows from 1 (not lines: quoted cells may span lines), so a resumed import skips the
-    same rows."""
-    for row_number, cells, _ in read_rows_with_offsets(open_bytes, fmt, start_row=start_row):
-        yield row_number, cells
+    """``(row_number, cells)`` for each data row after ``start_row``, streamed (see ``read_records``)."""
+    for row in read_records(open_bytes, fmt, start_row=start_row):
+        yield row.number, row.cells
 
 
-def read_rows_with_offsets(
+def read_records(
     open_bytes: Callable[[], BinaryIO], fmt: CsvFormat, *, start_row: int = 0
-) -> Iterator[tuple[int, list[str], int]]:
-    """As ``read_rows``, with the bytes read from the file so far (approximate: read ahead by a buffer,
-    and the file size once it is all read) for a progress bar."""
+) -> Generator[CsvRow]:
+    """Each data row after ``start_row``, streamed. Rows are counted (not lines: quoted cells may span
+    lines, and blank lines are skipped) the same way on every read, so a resumed import skips the same
+    rows. A row that cannot be read comes with its ``problem`` instead of being folded into another."""
     counter = _CountingReader(open_bytes())
     text = io.TextIOWrapper(io.BufferedReader(counter, READ_BUFFER_BYTES), encoding=fmt.encoding, newline="")
     with text:
-        records = _records(_bounded_lines(text), fmt.delimiter)
+        records = _Records(_bounded_lines(text), fmt.delimiter)
+        rows = iter(records)
         row_number = 0
         try:
-            header = next(records, None)
-            if header is not None and _header_cells(header) != fmt.header:
+            header = next(rows, None)
+            if header is not None and (header[2] is not None or _header_cells(header[1]) != fmt.header):
                 raise CsvSourceError("the file changed since it was examined: its header is not the same")
-            for cells in records:
+            records.width = len(fmt.header)
+            for line, cells, problem in rows:
                 row_number += 1
                 if row_number > start_row:
-                    yield row_number, cells, counter.count
-        except (csv.Error, UnicodeDecodeError) as error:
+                    yield CsvRow(row_number, line, cells, counter.count, problem)
+        except UnicodeDecodeError as error:
             raise CsvSourceError(f"row {row_number + 1} cannot be read: {error}") from error
 
 
+class _Unterminated(Exception):
+    """A quoted cell ran on past ``MAX_RECORD_LINES`` lines or ``MAX_RECORD_CHARS`` characters."""
+
+
+class _Records:
+    """The non-blank records of the text as ``(line, cells, problem)`` (a record whose cells are all blank
+    is a blank line too). The csv module reads them strictly, so a quote that does not close where a cell
+    ends is an error instead of a cell that swallows the lines after it; such a record becomes its first
+    line alone, with the problem, and the lines after it are read again as rows of their own."""
+
+    def __init__(self, lines: Iterator[str], delimiter: str) -> None:
+        self._source = lines
+        self._delimiter = delimiter
+        self._again: deque[tuple[int, str]] = deque()  # lines to read again after a malformed record
+        self._taken: list[tuple[int, str]] = []  # the lines of the record being read
+        self._chars = 0
+        self._lines_read = 0
+        self.width = 0  # cells a record spanning lines must have (the header's); 0 while reading the header
+        spaces = "".join(c for c in " \t" if c != delimiter)
+        self._spaces_after_quote = re.compile(f'"[{spaces}]+(?={re.escape(delimiter)}|[\\r\\n]|$)')
+        self._reader = self._new_reader()
+
+    def _new_reader(self) -> Iterator[list[str]]:
+        return csv.reader(
+            self._feed(), delimiter=self._delimiter, quotechar='"', skipinitialspace=True, strict=True
+        )
+
+    def _feed(self) -> Iterator[str]:
+        taken = self._taken
+        while True:
+            if self._again:
+                item = self._again.popleft()
+            else:
+                line = next(self._source, None)
+                if line is None:
+                    return
+                self._lines_read += 1
+                item = (self._lines_read, line)
+            taken.append(item)
+            if len(taken) > 1:
+                self._chars += len(item[1])
+                if len(taken) > MAX_RECORD_LINES or self._chars > MAX_RECORD_CHARS:
+                    raise _Unterminated
+            yield item[1]
+
+    def __iter__(self) -> Iterator[tuple[int, list[str], str | None]]:
+        while True:
+            self._taken.clear()
+            self._chars = 0
+            try:
+                cells = next(self._reader)
+            except StopIteration:
+                return
+            except (csv.Error, _Unterminated) as error:
+                self._reader = self._new_reader()  # a generator that raised is finished
+                recovered = self._tolerated(error)
+                if recovered is None:
+                    yield self._malformed(error)
+                    continue
+                cells = recovered
+            if not cells or not (cells[0].strip() or any(cell.strip() for cell in cells)):
+                continue
+            if len(self._taken) > 1 and len(cells) < self.width:
+                yield self._malformed(None, cells)
+                continue
+            yield self._taken[0][0], cells, None
+
+    def _tolerated(self, error: Exception) -> list[str] | None:
+        """The record read again with spaces after a closing quote dropped (``"Ada" ,x``, which the csv
+        module refuses when strict), if that is all that was wrong with it."""
+        if not isinstance(error, csv.Error) or "expected after" not in str(error):
+            return None
+        text = self._spaces_after_quote.sub('"', "".join(line for _, line in self._taken))
+        try:
+            found = list(
+                csv.reader(
+                    io.StringIO(text, newline=""),
+                    delimiter=self._delimiter,
+                    quotechar='"',
+                    skipinitialspace=True,
+                    strict=True,
+                )
+            )
+        except csv.Error:
+            return None
+        return found[0] if len(found) == 1 else None
+
+    def _malformed(
+        self, error: Exception | None, cells: list[str] | None = None
+    ) -> tuple[int, list[str], str]:
+        """The record's first line as a row with its problem; its other lines are read again."""
+        first, *rest = self._taken
+        last = self._taken[-1][0]
+        self._again.extendleft(reversed(rest))
+        message = str(error)
+        opened = "a quoted cell starting on this line"
+        if isinstance(error, _Unterminated):
+            problem = f"{opened} has no closing quote within {MAX_RECORD_LINES} lines"
+        elif error is None:
+            problem = (
+                f"{opened} runs to line {last}, leaving the row {len(cells or [])} of the header's "
+                f"{self.width} cells: its closing quote is probably missing"
+            )
+        elif "end of data" in message:
+            problem = f"{opened} has no closing quote before the end of the file"
+        elif rest:
+            problem = f"{opened} is not closed properly: its quote runs to line {last}"
+        elif "expected after" in message:
+            problem = 'text follows the closing quote of a quoted cell (a quote inside one is written "")'
+        elif "field larger than" in message:
+            problem = f"a cell is longer than {csv.field_size_limit():,} characters"
+        else:
+            problem = f"cannot be read: {message}"
+        return first[0], [first[1].rstrip("\r\n")], problem
+
+
 def _records(lines: Iterable[str], delimiter: str) -> Iterator[list[str]]:
-    """The non-blank records of the text (a record whose cells are all blank is a blank line too)."""
+    """The non-blank records of a sample, read leniently: only for choosing the delimiter."""
     reader = csv.reader(lines, delimiter=delimiter, quotechar='"', skipinitialspace=True, strict=False)
     for cells in reader:
         if cells and (cells[0].strip() or any(cell.strip() for cell in cells)):
@@ -127,10 +265,15 @@ def _first_record(
         io.BufferedReader(_CountingReader(open_bytes()), READ_BUFFER_BYTES), encoding=encoding, newline=""
     ) as text:
         try:
-            first = next(_records(_bounded_lines(text), delimiter), None)
-        except (csv.Error, UnicodeDecodeError) as error:
+            first = next(iter(_Records(_bounded_lines(text), delimiter)), None)
+        except UnicodeDecodeError as error:
             raise CsvSourceError(f"the header row cannot be read: {error}") from error
-    return None if first is None else _header_cells(first)
+    if first is None:
+        return None
+    line, cells, problem = first
+    if problem is not None:
+        raise CsvSourceError(f"the header row (line {line}) cannot be read: {problem}")
+    return _header_cells(cells)
 
 
 def _read_exactly(stream: BinaryIO, size: int) -> bytes:

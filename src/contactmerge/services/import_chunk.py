@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session as DbSession
 
 from contactmerge.domain.identifiers import email_domain
 from contactmerge.domain.ids import new_id, now
-from contactmerge.domain.importing import ColumnMap, RowProblem, map_row
+from contactmerge.domain.importing import ROW, ColumnMap, RowProblem, map_row
 from contactmerge.errors import BadRequest
 from contactmerge.services import merging
+from contactmerge.services.csv_source import CsvRow
 from contactmerge.services.normalizing import check_identifier, normalize_email, normalize_phone
 from contactmerge.storage import imports as repo
 from contactmerge.storage.tables import Contact, Import, Workspace
@@ -64,10 +65,10 @@ class ChunkContext:
     region: str
 
 
-def process_chunk(db: DbSession, ctx: ChunkContext, rows: list[tuple[int, list[str]]]) -> ChunkOutcome:
+def process_chunk(db: DbSession, ctx: ChunkContext, rows: list[CsvRow]) -> ChunkOutcome:
     """Apply one chunk of rows inside the caller's transaction; report what each row did."""
     out = ChunkOutcome()
-    prepared = [p for p in (_prepare(ctx, n, cells, out) for n, cells in rows) if p is not None]
+    prepared = [p for p in (_prepare(ctx, row, out) for row in rows) if p is not None]
     ws = ctx.workspace.id
     by_external = repo.users_by_external_id(db, ws, [p.external_id for p in prepared if p.external_id])
     by_email = repo.live_by_email(db, ws, [p.email_normalized for p in prepared if p.email_normalized])
@@ -167,11 +168,17 @@ def process_chunk(db: DbSession, ctx: ChunkContext, rows: list[tuple[int, list[s
     return out
 
 
-def _prepare(ctx: ChunkContext, row_number: int, cells: list[str], out: ChunkOutcome) -> Prepared | None:
+def _prepare(ctx: ChunkContext, row: CsvRow, out: ChunkOutcome) -> Prepared | None:
+    row_number, cells = row.number, row.cells
+    if row.problem is not None:  # the file's text is malformed here: the row names its line
+        out.counts["invalid"] += 1
+        _sample(out, row_number, "invalid", ROW, f"line {row.line}: {row.problem}", cells)
+        return None
     values = map_row(cells, ctx.column_map, ctx.header, ctx.custom_types)
     if isinstance(values, RowProblem):
         out.counts["invalid"] += 1
-        _sample(out, row_number, "invalid", values.column, values.reason, cells)
+        reason = f"line {row.line}: {values.reason}" if values.column == ROW else values.reason
+        _sample(out, row_number, "invalid", values.column, reason, cells)
         return None
     raw = values.fields
     column_of = {f: ctx.header[i] for i, f in enumerate(ctx.column_map.fields) if f}

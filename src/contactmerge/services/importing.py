@@ -3,15 +3,23 @@
 Each chunk of rows commits in its own transaction together with the import's progress, so an
 interrupted import resumes where it stopped and no row is ever half-written. A dry run does the same
 work in one transaction and rolls it back, so its report is exactly what a real run would do.
+
+A running import writes a heartbeat from a thread of its own, several times per ``stale_seconds``
+however long a chunk takes, and a worker takes over an uploaded import whose heartbeat is older than that.
+While a chunk is written its lock on the import row (PostgreSQL) or the write lock (SQLite) keeps other
+workers off it; each chunk checks that the import's progress is still the one it left, so if two runners
+ever overlap (one frozen long enough to look dead), one of them stops and no row is applied twice.
 """
 
 from __future__ import annotations
 
-import csv
 import io
+import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, BinaryIO
 
 from sqlalchemy.orm import Session as DbSession
@@ -20,8 +28,8 @@ from sqlalchemy.orm import sessionmaker
 from contactmerge.domain.ids import new_id, now
 from contactmerge.domain.importing import auto_map
 from contactmerge.errors import BadRequest, Conflict, NotFound
-from contactmerge.services import data_attributes, merging
-from contactmerge.services.csv_source import CsvFormat, read_rows_with_offsets, sniff
+from contactmerge.services import csv_export, data_attributes, faults, merging
+from contactmerge.services.csv_source import CsvFormat, CsvRow, read_records, sniff
 from contactmerge.services.import_chunk import SAMPLE_LIMIT, ChunkContext, ChunkOutcome, process_chunk
 from contactmerge.storage import imports as repo
 from contactmerge.storage import merges as merges_repo
@@ -33,6 +41,13 @@ Progress = Callable[[Import], None]
 ROLES = ("user", "lead")
 CHUNK_ROWS = 2000
 ANALYZE_EVERY_CHUNKS = 50
+STALE_SECONDS = 30.0  # the setting import_stale_seconds
+BEATS_PER_WINDOW = 6
+log = logging.getLogger("contactmerge.importing")
+
+
+class _Superseded(Exception):
+    """Another runner took the import over while this one looked dead: stop, and leave it to that one."""
 
 
 def parse_mapping(pairs: list[str]) -> dict[str, str]:
@@ -96,40 +111,87 @@ def run_import(
     region: str = "US",
     progress: Progress | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    stale_seconds: float = STALE_SECONDS,
 ) -> Import:
-    """Run (or resume) an import to the end; the Import row says what happened."""
+    """Run (or resume) an import to the end; the Import row says what happened. ``stale_seconds`` is the
+    window after which a worker takes over an import whose heartbeat stopped (import_stale_seconds)."""
+    done: int | None = None  # the progress this runner last saw committed
     try:
         fmt = sniff(open_bytes)
         with transaction(sessions) as db:
             job, ctx = _start(db, workspace_id, import_id, fmt, region)
-        if job.dry_run:
-            return _dry_run(sessions, workspace_id, import_id, open_bytes, fmt, chunk_rows, progress)
-        for number, (rows, consumed) in enumerate(_chunks(open_bytes, fmt, job.rows_done, chunk_rows)):
-            if number % ANALYZE_EVERY_CHUNKS == 0:
+            done = job.rows_done
+        with _heartbeat(sessions, workspace_id, import_id, stale_seconds / BEATS_PER_WINDOW):
+            if job.dry_run:
+                return _dry_run(sessions, workspace_id, import_id, open_bytes, fmt, chunk_rows, progress)
+            for number, (rows, consumed) in enumerate(_chunks(open_bytes, fmt, done, chunk_rows)):
+                faults.step("import_chunk_read")
+                if number % ANALYZE_EVERY_CHUNKS == 0:
+                    with transaction(sessions) as db:
+                        statistics.refresh_statistics(db)
                 with transaction(sessions) as db:
-                    statistics.refresh_statistics(db)
+                    job, ctx = _context(db, workspace_id, import_id, fmt, region)
+                    _still_ours(job, done)
+                    outcome = process_chunk(db, ctx, rows)
+                    _record(db, job, outcome, rows, consumed, store_all=True)
+                    faults.step("import_chunk_recorded")
+                done = job.rows_done
+                if progress:
+                    progress(job)
             with transaction(sessions) as db:
-                job, ctx = _context(db, workspace_id, import_id, fmt, region)
-                outcome = process_chunk(db, ctx, rows)
-                _record(db, job, outcome, rows, consumed, store_all=True)
-            if progress:
-                progress(job)
-        with transaction(sessions) as db:
-            job = _locked(db, workspace_id, import_id)
-            job.state, job.finished_at = "done", now()
-            statistics.refresh_if_stale(db)  # the last chunks: for the duplicate scan that often follows
+                job = _locked(db, workspace_id, import_id)
+                _still_ours(job, done)
+                job.state, job.finished_at = "done", now()
+                statistics.refresh_if_stale(db)  # the last chunks: for the duplicate scan that often follows
         return job
+    except _Superseded:
+        log.info("import %s was taken over by another worker; this one stops", import_id)
+        with transaction(sessions) as db:
+            return _locked(db, workspace_id, import_id)
     except BadRequest as error:
         _fail(
             sessions,
             workspace_id,
             import_id,
             f"{error.field}: {error.message}" if error.field else error.message,
+            done,
         )
         raise
     except Exception as error:
-        _fail(sessions, workspace_id, import_id, f"{type(error).__name__}: {error}")
+        _fail(sessions, workspace_id, import_id, f"{type(error).__name__}: {error}", done)
         raise
+
+
+@contextmanager
+def _heartbeat(
+    sessions: sessionmaker[DbSession], workspace_id: str, import_id: str, every: float
+) -> Iterator[None]:
+    """The import's heartbeat written every ``every`` seconds while the block runs, from a thread, so it
+    does not wait for a chunk to end (on PostgreSQL a beat waits for the chunk's row lock, which keeps
+    other workers off the import as well as a beat would)."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(every):
+            try:
+                with transaction(sessions) as db:
+                    repo.touch(db, workspace_id, import_id, time.time())
+            except Exception as error:  # the next beat tries again; a worker takes over if they all fail
+                log.warning("import %s heartbeat failed: %s", import_id, error)
+
+    thread = threading.Thread(target=beat, name=f"import-heartbeat-{import_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=every + 1)
+
+
+def _still_ours(job: Import, done: int | None) -> None:
+    """Inside the chunk's transaction, with the import row locked: still running from where we left it."""
+    if job.state != "running" or job.rows_done != done:
+        raise _Superseded
 
 
 def _start(
@@ -168,23 +230,22 @@ def _locked(db: DbSession, workspace_id: str, import_id: str) -> Import:
 
 def _chunks(
     open_bytes: Callable[[], BinaryIO], fmt: CsvFormat, start_row: int, size: int
-) -> Iterator[tuple[list[tuple[int, list[str]]], int]]:
-    batch: list[tuple[int, list[str]]] = []
-    consumed = 0
-    for row_number, cells, consumed in read_rows_with_offsets(open_bytes, fmt, start_row=start_row):
-        batch.append((row_number, cells))
+) -> Iterator[tuple[list[CsvRow], int]]:
+    batch: list[CsvRow] = []
+    for row in read_records(open_bytes, fmt, start_row=start_row):
+        batch.append(row)
         if len(batch) >= size:
-            yield batch, consumed
+            yield batch, row.consumed
             batch = []
     if batch:
-        yield batch, consumed
+        yield batch, batch[-1].consumed
 
 
 def _record(
     db: DbSession,
     job: Import,
     outcome: ChunkOutcome,
-    rows: list[tuple[int, list[str]]],
+    rows: list[CsvRow],
     consumed: int,
     *,
     store_all: bool,
@@ -192,7 +253,7 @@ def _record(
     counts = Counter(job.counts)
     counts.update(outcome.counts)
     job.counts = dict(counts)
-    job.rows_done = rows[-1][0] if rows else job.rows_done
+    job.rows_done = rows[-1].number if rows else job.rows_done
     job.bytes_done = max(job.bytes_done, consumed)
     job.heartbeat_at = time.time()
     if store_all:
@@ -229,7 +290,7 @@ def _dry_run(
             counts.update(outcome.counts)
             samples.extend(r for r in outcome.rows if r["action"] not in ("updated", "folded"))
             del samples[SAMPLE_LIMIT:]
-            job.rows_done, job.bytes_done = rows[-1][0], consumed
+            job.rows_done, job.bytes_done = rows[-1].number, consumed
             if progress:
                 progress(job)
         tx.rollback()
@@ -253,10 +314,16 @@ def _dry_run(
     return job
 
 
-def _fail(sessions: sessionmaker[DbSession], workspace_id: str, import_id: str, message: str) -> None:
+def _fail(
+    sessions: sessionmaker[DbSession], workspace_id: str, import_id: str, message: str, done: int | None
+) -> None:
+    """Mark the import failed, unless another runner has moved it on since (``done``: the progress this
+    one last saw, None before it started)."""
     with transaction(sessions) as db:
         job = repo.get(db, workspace_id, import_id, lock=True)
-        if job is not None and job.state in ("running", "pending"):
+        if job is None or job.state not in ("running", "pending"):
+            return
+        if done is None or job.rows_done == done:
             job.state, job.error = "failed", message[:2000]
 
 
@@ -374,7 +441,7 @@ def problem_csv(db: DbSession, workspace: Workspace, import_id: str) -> Iterator
 
     def pieces() -> Iterator[str]:
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        writer = csv_export.writer(buffer)
         writer.writerow(["row", "problem", "column", "reason", "cells"])
         for row in rows:
             writer.writerow(

@@ -37,11 +37,18 @@ def newest(db: DbSession, workspace_id: str, *, offset: int, limit: int) -> list
 
 
 def claim_pending(db: DbSession, stale_before: float) -> Import | None:
-    """An uploaded import no worker is running (or whose worker stopped sending heartbeats)."""
+    """An uploaded import no worker is running (or whose runner stopped sending heartbeats). An import run
+    by ``contactmerge import`` has no stored file for a worker to read: only ``--resume`` continues it."""
+    uploaded = (
+        select(ImportFileChunk.position)
+        .where(ImportFileChunk.workspace_id == Import.workspace_id, ImportFileChunk.import_id == Import.id)
+        .exists()
+    )
     stmt = (
         select(Import)
         .where(
-            (Import.state == "pending") | ((Import.state == "running") & (Import.heartbeat_at < stale_before))
+            (Import.state == "pending")
+            | ((Import.state == "running") & (Import.heartbeat_at < stale_before) & uploaded)
         )
         .order_by(Import.created_at)
         .limit(1)
@@ -222,6 +229,7 @@ def delete_import(db: DbSession, job: Import) -> None:
 
 
 def touch(db: DbSession, workspace_id: str, import_id: str, heartbeat: float) -> None:
+    """A running import's heartbeat: the time its runner last showed it is alive."""
     db.execute(
         update(Import)
         .where(Import.workspace_id == workspace_id, Import.id == import_id)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import sessionmaker
 
 from contactmerge.domain.merging import Reason
 from contactmerge.errors import ContactMergeError
-from contactmerge.services import duplicates, import_files, merging
+from contactmerge.services import duplicates, import_files, importing, merging
 from contactmerge.services.merging import MergeRequest, MergeResult, MergeSkipped
 from contactmerge.storage import batches as batches_repo
 from contactmerge.storage import imports as imports_repo
@@ -34,7 +34,6 @@ from contactmerge.storage.tables import MergeMark, Workspace
 
 log = logging.getLogger("contactmerge.worker")
 MAX_ATTEMPTS = 5
-IMPORT_STALE_SECONDS = 600.0
 BATCH_SIZE = 50
 
 
@@ -56,6 +55,7 @@ class Worker:
     processed: int = 0
     maintenance_interval: float = 600.0
     _maintained_at: float = float("-inf")
+    import_stale_seconds: float = importing.STALE_SECONDS
 
     def wake(self) -> None:
         """Look for work now (a request just committed a mark)."""
@@ -88,12 +88,16 @@ class Worker:
     def _run_import(self) -> bool:
         """Claim an uploaded CSV import (or one whose worker stopped beating) and run it to the end."""
         with transaction(self.sessions) as db:
-            job = imports_repo.claim_pending(db, self.clock() - IMPORT_STALE_SECONDS)
+            job = imports_repo.claim_pending(db, self.clock() - self.import_stale_seconds)
             if job is None:
                 return False
+            if job.state == "running":
+                log.info("import %s: its heartbeat stopped; resuming it at row %d", job.id, job.rows_done)
             job.state, job.heartbeat_at = "running", self.clock()
         try:
-            import_files.run_stored(self.sessions, job, region=self.region)
+            import_files.run_stored(
+                self.sessions, job, region=self.region, stale_seconds=self.import_stale_seconds
+            )
         except Exception as error:  # recorded on the import by run_import; the loop goes on
             log.warning("import %s failed: %s", job.id, error)
         return True
