@@ -1,8 +1,11 @@
 """Request bodies. Unknown fields are refused with a message naming them.
 
-Every body also refuses values no backend can store the same way: NUL characters (PostgreSQL text and
-JSONB reject them, SQLite keeps them) and the non-finite numbers ``NaN``/``Infinity`` that Python's JSON
-parser reads. The error names the exact place (``custom_attributes.score``).
+Every body also refuses, anywhere in it, values no backend can store or compare the same way: NUL characters
+(PostgreSQL text and JSONB reject them, SQLite keeps them), lone surrogates (``"\\ud800"``: JSON can spell
+one, UTF-8 cannot encode it), the non-finite numbers ``NaN``/``Infinity`` that Python's JSON parser reads,
+integers beyond 64 bits (BIGINT columns), and nesting deeper than ``MAX_DEPTH``. The error names the exact
+place (``custom_attributes.score``, ``query.value[2]``). Strings that are stored have the length of their
+column, checked here because SQLite does not enforce it (docs/api.md, "Limits").
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
-BIGINT_MAX = 2**63 - 1
-LAST_TIMESTAMP = 253_402_300_799  # 9999-12-31T23:59:59Z
+from contactmerge.domain.attributes import DATE_RANGE, INT64_RANGE, MAX_STRING_LENGTH, text_problem
+
+MAX_DEPTH = 32
+MAX_TEXT = 65_536  # note, message and reply bodies, descriptions (TEXT columns)
 
 
 class Body(BaseModel):
@@ -33,24 +38,37 @@ class Body(BaseModel):
         return data
 
 
-def unstorable(value: Any, path: str = "") -> tuple[str, str] | None:
-    """Where in a JSON value (dotted path, "" for the root) a NUL character or a non-finite number is."""
+def unstorable(value: Any) -> tuple[str, str] | None:
+    """Where in a JSON value (a path like ``query.value[2]``, "" for the root) the first value no backend
+    stores alike is, and why. Walked without recursion, so no depth of nesting can exhaust the stack."""
+    stack: list[tuple[str, Any, int]] = [("", value, 0)]
+    while stack:
+        path, item, depth = stack.pop()
+        problem = _scalar_problem(item)
+        if problem is not None:
+            return path, problem
+        children: list[tuple[str, Any]] = []
+        if isinstance(item, dict):
+            for key, child in item.items():
+                key_problem = text_problem(key) if isinstance(key, str) else None
+                if key_problem is not None:
+                    return path, f"keys {key_problem}"
+                children.append((f"{path}.{key}" if path else str(key), child))
+        elif isinstance(item, list):
+            children = [(f"{path}[{index}]", child) for index, child in enumerate(item)]
+        if children and depth >= MAX_DEPTH:
+            return path, f"must not nest deeper than {MAX_DEPTH} levels"
+        stack.extend((child_path, child, depth + 1) for child_path, child in reversed(children))
+    return None
+
+
+def _scalar_problem(value: Any) -> str | None:
     if isinstance(value, str):
-        return (path, "must not contain NUL characters") if "\x00" in value else None
+        return text_problem(value)
     if isinstance(value, float):
-        return None if math.isfinite(value) else (path, "must be a finite number")
-    items: list[tuple[str, Any]] = []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if isinstance(key, str) and "\x00" in key:
-                return (path, "must not have a key with a NUL character")
-            items.append((str(key), item))
-    elif isinstance(value, list):
-        items = [(str(index), item) for index, item in enumerate(value)]
-    for key, item in items:
-        found = unstorable(item, f"{path}.{key}" if path else key)
-        if found is not None:
-            return found
+        return None if math.isfinite(value) else "must be a finite number"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return None if INT64_RANGE[0] <= value <= INT64_RANGE[1] else "must fit in 64 bits"
     return None
 
 
@@ -58,8 +76,21 @@ def _int_as_text(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+def _not_a_boolean(value: Any) -> Any:
+    # Pydantic reads true as 1; a boolean sent for a number is a client's mistake, not a timestamp of 1.
+    if isinstance(value, bool):
+        raise PydanticCustomError("int_type", "Input should be a valid integer, not a boolean")
+    return value
+
+
 AdminId = Annotated[str, StringConstraints(max_length=64), BeforeValidator(_int_as_text)]
-Timestamp = Field(default=None, ge=0, le=LAST_TIMESTAMP, description="Unix seconds")
+Int64 = Annotated[int, BeforeValidator(_not_a_boolean), Field(ge=INT64_RANGE[0], le=INT64_RANGE[1])]
+# Unix seconds from 1970 to the end of year 9999.
+Timestamp = Annotated[
+    int, BeforeValidator(_not_a_boolean), Field(ge=0, le=DATE_RANGE[1], description="Unix seconds")
+]
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
+OptionText = Annotated[str, StringConstraints(max_length=MAX_STRING_LENGTH)]
 
 
 class ContactWrite(Body):
@@ -69,9 +100,9 @@ class ContactWrite(Body):
     phone: str | None = Field(default=None, max_length=64)
     name: str | None = Field(default=None, max_length=255)
     avatar: str | None = Field(default=None, max_length=1024)
-    signed_up_at: int | None = Timestamp
-    last_seen_at: int | None = Timestamp
-    owner_id: int | None = Field(default=None, ge=-BIGINT_MAX, le=BIGINT_MAX)
+    signed_up_at: Timestamp | None = None
+    last_seen_at: Timestamp | None = None
+    owner_id: Int64 | None = None
     unsubscribed_from_emails: bool | None = None
     language_override: str | None = Field(default=None, max_length=16)
     custom_attributes: dict[str, Any] | None = None
@@ -87,13 +118,13 @@ class TagWrite(Body):
 
 
 class NoteWrite(Body):
-    body: str
+    body: Text
     admin_id: AdminId | None = None
     contact_id: str | None = None
 
 
 class SearchPagination(Body):
-    per_page: int | None = None
+    per_page: Int64 | None = None
     starting_after: str | None = None
 
 
@@ -107,21 +138,21 @@ class DataAttributeCreate(Body):
     name: str
     model: Literal["contact"] = "contact"
     data_type: Literal["string", "integer", "float", "boolean", "date"]
-    description: str = ""
-    options: list[str] | None = None
+    description: Text = ""
+    options: list[OptionText] | None = None
     messenger_writable: bool | None = None
 
 
 class DataAttributeUpdate(Body):
     archived: bool | None = None
-    description: str | None = None
-    options: list[str] | None = None
+    description: Text | None = None
+    options: list[OptionText] | None = None
     messenger_writable: bool | None = None
 
 
 class EventWrite(Body):
     event_name: str
-    created_at: int | None = Field(default=None, ge=0)
+    created_at: Timestamp | None = None
     id: str | None = None
     user_id: str | None = None
     email: str | None = None
@@ -135,17 +166,17 @@ class MessageFrom(Body):
 
 class ConversationCreate(Body):
     from_: MessageFrom = Field(alias="from")
-    body: str
-    created_at: int | None = Field(default=None, ge=0)
+    body: Text
+    created_at: Timestamp | None = None
 
 
 class ConversationReply(Body):
     message_type: Literal["comment", "note"] = "comment"
     type: Literal["user", "admin"]
-    body: str
+    body: Text
     intercom_user_id: str | None = None
     user_id: str | None = None
     email: str | None = None
-    admin_id: str | int | None = None
-    created_at: int | None = Field(default=None, ge=0)
+    admin_id: AdminId | None = None
+    created_at: Timestamp | None = None
     attachment_urls: list[str] | None = None

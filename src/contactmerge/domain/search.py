@@ -4,6 +4,8 @@ A query is a filter ``{"field", "operator", "value"}`` or a group
 ``{"operator": "AND"|"OR", "value": [...]}``.
 Groups nest at most two levels and hold at most 15 items. Which operators a field takes depends on its type.
 Timestamps compare by UTC day, as in Intercom: ``> t`` means "from the day after t's day on".
+Values are bounded so that every backend can compare them: text of at most 1,000 characters (longer than
+any searchable column, and a LIKE pattern SQLite accepts), integers of 64 bits, dates of the years 1-9999.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from contactmerge.domain.attributes import InvalidValue, coerce_timestamp
+from contactmerge.domain.attributes import INT64_RANGE, InvalidValue, coerce_timestamp, text_problem
 
 FieldType = Literal["id", "string", "integer", "float", "boolean", "date"]
 
@@ -23,11 +25,11 @@ MAX_GROUP_SIZE = 15
 MAX_LIST_SIZE = 1_000
 # Every value becomes a bind parameter (two for a day); PostgreSQL takes at most 65,535 in one statement.
 MAX_QUERY_VALUES = 10_000
+MAX_TEXT_LENGTH = 1_000
 DAY = 86_400
-# Integers are 64-bit columns; dates stay within years 1-9999 so that day arithmetic cannot overflow.
-INTEGER_RANGE = (-(2**63), 2**63 - 1)
-DATE_RANGE = (-62_135_596_800, 253_402_300_799)
 INTEGER_TEXT = re.compile(r"-?[0-9]+")
+# Longer digit strings cannot fit 64 bits; checked before int(), which refuses more than 4,300 digits.
+MAX_INTEGER_DIGITS = 20
 
 OPERATORS_BY_TYPE: Mapping[str, frozenset[str]] = {
     "id": frozenset({"=", "!=", "IN", "NIN"}),
@@ -146,30 +148,51 @@ def _parse_filter(raw: dict[str, Any], resolve: FieldResolver, path: str) -> Fil
 def _check_scalar(value: Any, field_type: FieldType, path: str) -> Any:
     checked = _SCALAR_CHECKS[field_type](value)
     if isinstance(checked, InvalidValue):
-        raise InvalidQuery(f"value {checked.reason}, got {value!r}", path)
+        raise InvalidQuery(f"value {checked.reason}, got {_shown(value)}", path)
     return checked
+
+
+def _shown(value: Any) -> str:
+    """A refused value as the error message quotes it: short, and never a number repr() cannot write."""
+    if isinstance(value, int) and value.bit_length() > 64:
+        return "a number beyond 64 bits"
+    if isinstance(value, str) and text_problem(value) is not None:
+        return "a string that is not valid text"
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
 
 
 def _check_string(value: Any) -> str | InvalidValue:
     if not isinstance(value, str):
         return InvalidValue("must be a string")
-    if "\x00" in value:
-        return InvalidValue("must not contain NUL characters")
-    return value
+    if len(value) > MAX_TEXT_LENGTH:
+        return InvalidValue(f"must be at most {MAX_TEXT_LENGTH:,} characters")
+    problem = text_problem(value)
+    return value if problem is None else InvalidValue(problem)
 
 
 def _check_id(value: Any) -> str | InvalidValue:
     if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
+        return str(value) if value.bit_length() < 64 else InvalidValue("must fit in 64 bits")
     return _check_string(value)
 
 
+def _integer_text(value: Any) -> Any:
+    """A string of digits as the integer it spells; other values as they are."""
+    if not (isinstance(value, str) and INTEGER_TEXT.fullmatch(value)):
+        return value
+    if len(value.lstrip("-")) > MAX_INTEGER_DIGITS:
+        return InvalidValue("must fit in 64 bits")
+    return int(value)
+
+
 def _check_integer(value: Any) -> int | InvalidValue:
-    if isinstance(value, str) and INTEGER_TEXT.fullmatch(value):
-        value = int(value)
+    value = _integer_text(value)
+    if isinstance(value, InvalidValue):
+        return value
     if isinstance(value, bool) or not isinstance(value, int):
         return InvalidValue("must be an integer")
-    if not INTEGER_RANGE[0] <= value <= INTEGER_RANGE[1]:
+    if not INT64_RANGE[0] <= value <= INT64_RANGE[1]:
         return InvalidValue("must fit in 64 bits")
     return value
 
@@ -191,15 +214,12 @@ def _check_boolean(value: Any) -> bool | InvalidValue:
 
 
 def _check_date(value: Any) -> int | InvalidValue:
-    """Unix seconds, given as a number, a string of digits or an ISO 8601 date (as attribute writes take)."""
-    if isinstance(value, str) and INTEGER_TEXT.fullmatch(value):
-        value = int(value)
-    timestamp = coerce_timestamp(value)
-    if isinstance(timestamp, InvalidValue):
-        return timestamp
-    if not DATE_RANGE[0] <= timestamp <= DATE_RANGE[1]:
+    """Unix seconds, given as a number, a string of digits or an ISO 8601 date (as attribute writes take),
+    within the years 1-9999."""
+    value = _integer_text(value)
+    if isinstance(value, InvalidValue):
         return InvalidValue("must be a date between the years 1 and 9999")
-    return timestamp
+    return coerce_timestamp(value)
 
 
 _SCALAR_CHECKS: Mapping[str, Callable[[Any], Any]] = {

@@ -117,8 +117,6 @@ def _unstorable(value: Any) -> str | None:
     """Why a value that fits its type still cannot be stored alike on SQLite and PostgreSQL, if it cannot."""
     if isinstance(value, float) and not math.isfinite(value):
         return "must be a finite number"
-    if isinstance(value, str) and "\x00" in value:
-        return "must not contain NUL characters"
     return None
 
 

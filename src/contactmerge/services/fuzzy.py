@@ -17,6 +17,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 from sqlalchemy.orm import Session as DbSession
 
+from contactmerge.domain.attributes import INT64_RANGE
 from contactmerge.domain.fuzzy import (
     Profile,
     Suggestion,
@@ -93,8 +94,8 @@ def score_pair(a: Profile, b: Profile) -> Suggestion:
 def _check(min_score: float, block_cap: int) -> None:
     if not 0.0 <= min_score <= 1.0:
         raise BadRequest("min_score is a number between 0 and 1", field="min_score")
-    if block_cap < 2:
-        raise BadRequest("block_cap is at least 2", field="block_cap")
+    if not 2 <= block_cap <= INT64_RANGE[1]:  # SQL compares it with a count: a 64-bit integer
+        raise BadRequest("block_cap is at least 2, and fits in 64 bits", field="block_cap")
 
 
 def _score_blocks(

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends
 from contactmerge.api import paging, shapes
 from contactmerge.api.deps import ApiContext, api_context
 from contactmerge.api.schemas import ContactWrite, NoteWrite, SearchRequest, TagRef
-from contactmerge.errors import BadRequest
 from contactmerge.services import contacts, notes, tags
 from contactmerge.storage import contacts as contacts_repo
 from contactmerge.storage.paging import Page
@@ -140,8 +139,7 @@ def list_notes(
 ) -> dict[str, Any]:
     # Intercom's clients page notes by number and stop at the first empty page, so a page past the end
     # must come back empty.
-    if page < 1:
-        raise BadRequest("page must be 1 or more", field="page")
+    paging.page_number(page)
     size = paging.per_page(per_page, ctx.settings)
     rows = notes.notes_of(ctx.db, ctx.workspace, contact_id)
     shown = rows[(page - 1) * size : page * size]

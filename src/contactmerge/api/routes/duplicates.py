@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from contactmerge.api.deps import ApiContext, api_context
+from contactmerge.api.paging import page_number
 from contactmerge.api.schemas import Body
 from contactmerge.domain.fuzzy import Suggestion
 from contactmerge.errors import BadRequest
@@ -55,8 +56,7 @@ def suggestion_json(suggestion: Suggestion) -> dict[str, Any]:
 def _page_checked(per_page: int, page: int, ctx: ApiContext) -> None:
     if not 1 <= per_page <= ctx.settings.max_per_page:
         raise BadRequest(f"per_page must be between 1 and {ctx.settings.max_per_page}", field="per_page")
-    if page < 1:
-        raise BadRequest("page starts at 1", field="page")
+    page_number(page)
 
 
 def _listing(data: list[dict[str, Any]], total: int, per_page: int, page: int) -> dict[str, Any]:

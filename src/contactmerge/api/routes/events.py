@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,10 +13,13 @@ from contactmerge.api import shapes
 from contactmerge.api.deps import ApiContext, api_context
 from contactmerge.api.paging import per_page as page_size
 from contactmerge.api.schemas import EventWrite
+from contactmerge.domain.attributes import INT64_RANGE
 from contactmerge.errors import BadRequest, ContactMergeError, ParameterNotFound
 from contactmerge.services import contacts, events
 
 router = APIRouter(tags=["events"])
+# ``created_at:id`` of the last event shown: a 64-bit timestamp and an id no longer than its column.
+BEFORE = re.compile(r"([0-9]{1,19}):([0-9A-Za-z_-]{1,32})")
 
 
 @router.post("/events", status_code=202)
@@ -91,7 +95,7 @@ def _fields_named(renames: dict[str, str]) -> Iterator[None]:
 def _before(value: str | None) -> tuple[int, str] | None:
     if value is None:
         return None
-    created_at, _, event_id = value.partition(":")
-    if not created_at.isdigit() or not event_id:
+    found = BEFORE.fullmatch(value)
+    if found is None or int(found[1]) > INT64_RANGE[1]:
         raise BadRequest("before is not a cursor this server gave out", field="before")
-    return int(created_at), event_id
+    return int(found[1]), found[2]

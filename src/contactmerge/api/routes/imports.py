@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from contactmerge.api.deps import ApiContext, api_context
+from contactmerge.api.schemas import unstorable
 from contactmerge.errors import BadRequest
 from contactmerge.services import importing
 from contactmerge.storage.tables import Import
@@ -59,10 +60,13 @@ def upload(
     if map:
         try:
             mapping = json.loads(map)
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:
             raise BadRequest("map must be a JSON object of column → field", field="map") from error
         if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
             raise BadRequest("map must be a JSON object of column → field", field="map")
+        if (found := unstorable(mapping)) is not None:
+            place, reason = found
+            raise BadRequest(f"map{'.' if place else ''}{place} {reason}", field="map")
     job = importing.upload(
         ctx.db,
         ctx.workspace,
