@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 
 from contactmerge import __version__
-from contactmerge.api import errors
+from contactmerge.api import errors, openapi
 from contactmerge.api.body_limits import BodyLimits
 from contactmerge.api.retries import RetryTransient
 from contactmerge.api.routes import (
@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # CORS middleware so that a 413 carries their headers.
     app.add_middleware(BodyLimits, settings=settings, answer=_refusal)
     errors.install(app)
+    openapi.install(app)
 
     @app.middleware("http")
     async def _request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

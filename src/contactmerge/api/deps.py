@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from fastapi import Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session as DbSession
 
 from contactmerge.errors import Unauthorized
@@ -27,7 +28,14 @@ class ApiContext:
         self.db.commit()
 
 
-def api_context(request: Request) -> Iterator[ApiContext]:
+# Declares the token in the OpenAPI document, from which api/openapi.py derives 401 and 429; the token
+# itself is read below, so that a missing or malformed one is our 401 in the envelope.
+BEARER = HTTPBearer(auto_error=False, scheme_name="bearerAuth", description="A workspace's API token.")
+
+
+def api_context(
+    request: Request, _declared: HTTPAuthorizationCredentials | None = Depends(BEARER)
+) -> Iterator[ApiContext]:
     settings: Settings = request.app.state.settings
     limiter: Limiter = request.app.state.limiter
     address = client_address(request)

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from contactmerge.api.retries import MARKER, is_transient
 from contactmerge.errors import ContactMergeError, Gone, TooManyRequests
@@ -105,9 +106,23 @@ def install(app: FastAPI) -> None:
             message = "The request body is not UTF-8"
         elif isinstance(exc.__cause__, ValueError):  # what else json.loads refuses outside JSONDecodeError
             message = "The request body holds a number of more than 4,300 digits"
-        return envelope(request, exc.status_code, [_error(code, message)])
+        response = envelope(request, exc.status_code, [_error(code, message)])
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:  # Starlette's Allow names the methods of the first route at the path only
+            response.headers["Allow"] = ", ".join(_allowed_methods(request))
+        return response
 
     app.add_exception_handler(Exception, _unexpected)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at the request's path."""
+
+    def answers(method: str) -> bool:
+        scope = {**request.scope, "method": method}
+        return any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes)
+
+    return [m for m in ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT") if answers(m)]
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
