@@ -1,5 +1,6 @@
-"""A merge racing the writes addressed to its two contacts, over HTTP at once (design §3, §5): every write
-the API acknowledged is on the survivor afterwards, and nothing answers 5xx.
+"""A merge racing the writes addressed to its two contacts (notes, events, tags, new conversations,
+replies, updates), over HTTP at once (design §3, §5): every write the API acknowledged is on the survivor
+afterwards, and nothing answers 5xx.
 
 Before the lock protocol (docs/merging.md, "Writes and merges"), PostgreSQL stranded acknowledged notes and
 events on the merged lead, where nobody can read them, and deadlocks answered 500.
@@ -55,7 +56,7 @@ def writes_for(
     for target, contact_id in contacts.items():
         for n in range(WRITES_PER_CONTACT):
             mark = f"r{round_no}-{target}-{n}"
-            kind = rng.choice(["note", "event", "tag", "reply", "update"])
+            kind = rng.choice(["note", "event", "tag", "reply", "update", "conversation"])
             if kind == "note":
                 body: dict[str, Any] = {"body": mark}
                 plans.append(Write(kind, target, mark, _post(f"/contacts/{contact_id}/notes", body)))
@@ -65,6 +66,9 @@ def writes_for(
             elif kind == "tag":
                 tag = rng.choice(tags)
                 plans.append(Write(kind, target, tag, _post(f"/contacts/{contact_id}/tags", {"id": tag})))
+            elif kind == "conversation":
+                body = {"from": {"type": "user", "id": contact_id}, "body": mark}
+                plans.append(Write(kind, target, mark, _post("/conversations", body)))
             elif kind == "reply":
                 body = {
                     "type": "user",
@@ -108,6 +112,7 @@ def survivor_state(api: httpx.Client, user_id: str, conversations: dict[str, str
         "tag": {t["id"] for t in tags},
         "reply": parts,
         "update": {f"{k}={v}" for k, v in contact["custom_attributes"].items()},
+        "conversation": set(),  # filled from the answers: each new conversation is looked up by its id
     }
 
 
@@ -148,6 +153,11 @@ def test_every_acknowledged_write_reaches_the_survivor_of_a_racing_merge(
         assert api.get(f"/contacts/{lead['id']}").status_code == 410
         seen = survivor_state(api, user["id"], conversations)
         acknowledged = [w for w, r in zip(writes, responses, strict=True) if r.status_code in (200, 202)]
+        for write, response in zip(writes, responses, strict=True):
+            if write.kind == "conversation" and response.status_code == 200:
+                started = ids_of(api.get(f"/conversations/{response.json()['conversation_id']}"))
+                if started["contacts"]["contacts"][0]["id"] == user["id"]:
+                    seen["conversation"].add(started["source"]["body"])
         lost = [(w.kind, w.target, w.mark) for w in acknowledged if w.mark not in seen[w.kind]]
         assert lost == [], f"round {round_no}: acknowledged writes missing on the survivor: {lost}"
         refused = [r for r in responses if r.status_code not in (200, 202)]
