@@ -9,7 +9,7 @@ from dataclasses import asdict
 from rich.console import Console
 from rich.table import Table
 
-from bench import contacts, dedupe_quality, dedupe_scale, imports, merges, messenger
+from bench import contacts, dedupe_quality, dedupe_scale, imports, load, merges, messenger
 from bench.common import Result, backends
 
 BENCHES = {
@@ -21,6 +21,7 @@ BENCHES = {
     "messenger-ping": messenger.run_ping,
     "messenger-login": messenger.run_login,
     "dedupe-quality": dedupe_quality.run,
+    "load": load.run,
 }
 
 
@@ -36,7 +37,7 @@ def main(argv: list[str]) -> int:
     results: list[Result] = []
     for name in chosen:
         for backend in backends():
-            outcome = BENCHES[name](backend)  # one Result, or a list of them (dedupe-quality)
+            outcome = BENCHES[name](backend)  # one Result, or a list of them (dedupe-quality, load)
             results.extend(outcome if isinstance(outcome, list) else [outcome])
     print(json.dumps([asdict(r) for r in results], indent=2))
     table = Table("benchmark", "backend", "figures")

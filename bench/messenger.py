@@ -2,7 +2,8 @@
 server stack, and how long after a login ping the worker has merged the visitor's lead into the user.
 
 The app is built with ``create_app`` (its in-process worker included) and served by uvicorn in a thread
-on a free loopback port; client threads use httpx. Only this benchmark adds ``POST /bench/constant``.
+on a free loopback port; client threads use httpx. Only the benchmarks add ``POST /bench/constant``
+(``bench_app``, also served by ``bench.load`` in a process of its own).
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import socket
 import statistics
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import uvicorn
+from fastapi import FastAPI
 from sqlalchemy import Engine, insert, select
 
 from bench.common import Result, fresh_database
@@ -38,13 +40,18 @@ POLL_INTERVAL = 0.002
 STAMP = 1_700_000_000
 
 
-def seed_visitors(engine: Engine, workspace_id: str, count: int) -> list[str]:
-    """``count`` contacts (a quarter users, a quarter leads, half visitors), each with a live session."""
-    roles = ["user", "lead", "visitor", "visitor"]
+def seed_visitors(
+    engine: Engine,
+    workspace_id: str,
+    count: int,
+    roles: Sequence[str] = ("user", "lead", "visitor", "visitor"),
+) -> list[str]:
+    """``count`` contacts, their roles taken from ``roles`` in turn (by default a quarter users, a quarter
+    leads, half visitors; users and leads have an email), each with a live session."""
     contacts: list[dict[str, Any]] = []
     sessions: list[dict[str, Any]] = []
     for i in range(count):
-        role = roles[i % 4]
+        role = roles[i % len(roles)]
         contact_id = new_id()
         contacts.append(
             {
@@ -95,15 +102,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@contextmanager
-def serving(engine: Engine) -> Iterator[str]:
-    """The real app (in-process worker on) plus the constant route, on a free port; its base URL."""
-    app = create_app(Settings(database_url=engine.url.render_as_string(hide_password=False)))
+def bench_app(settings: Settings) -> FastAPI:
+    """The real app (in-process worker on) plus ``POST /bench/constant``: a sync route answering a constant,
+    so it pays the same middleware and thread-pool hop as the ping and nothing else."""
+    app = create_app(settings)
 
     def constant() -> dict[str, Any]:
         return {"type": "messenger.session", "anonymous_id": "constant", "logged_in": False}
 
     app.add_api_route("/bench/constant", constant, methods=["POST"])
+    return app
+
+
+@contextmanager
+def serving(engine: Engine) -> Iterator[str]:
+    """``bench_app`` on a free port, in a thread of this process; its base URL."""
+    app = bench_app(Settings(database_url=engine.url.render_as_string(hide_password=False)))
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")

@@ -21,7 +21,11 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         return engine
     # No pre-ping: it would cost every request a round trip; a connection the server dropped fails one
     # request and is replaced (pool_recycle keeps them young).
-    return create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_recycle=1800)
+    # pool_size matches the 40 threads that run sync routes (anyio's default limiter), each holding at most
+    # one connection; overflow is for the worker and seen-recorder threads. With 10 kept, 32 busy clients
+    # made the pool close and reopen 10-25 connections a second, each a new PostgreSQL backend
+    # (bench/load.py). Connections are still opened only when that many are wanted at once.
+    return create_engine(url, echo=echo, pool_size=40, max_overflow=10, pool_recycle=1800)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
