@@ -258,30 +258,29 @@ def _login(
     evidence: dict[str, Any] = {"session": session.id} if session else {}
     if not login.verified:
         evidence["verified"] = False
-    if session is None or current is None or session.contact_id == user.id:
+    if session is None or current is None:
         session = session or _open_session(db, workspace, user, logged_in=False)
-    else:
-        if current.id == user.id:
-            pass
-        elif current.role == "user":
-            # Another user on this browser: a new session. Two users are never merged by a cookie.
-            session.ended_at = now()
-            session = _open_session(db, workspace, user, logged_in=False)
-        elif current.role == "visitor":
-            merging.merge_contacts(
-                db,
-                workspace,
-                current.id,
-                user.id,
-                reason="session_cookie",
-                evidence=evidence,
-                requested_by="messenger",
-            )
-        else:  # a lead: R1, applied by the worker
-            found.append(
-                marks.mark(db, workspace, current.id, user.id, reason="session_cookie", evidence=evidence)
-            )
-            session.contact_id = user.id
+    elif current.id == user.id:
+        pass
+    elif current.role == "user":
+        # Another user on this browser: a new session. Two users are never merged by a cookie.
+        session.ended_at = now()
+        session = _open_session(db, workspace, user, logged_in=False)
+    elif current.role == "visitor":
+        merging.merge_contacts(
+            db,
+            workspace,
+            current.id,
+            user.id,
+            reason="session_cookie",
+            evidence=evidence,
+            requested_by="messenger",
+        )
+    else:  # a lead: R1, applied by the worker
+        found.append(
+            marks.mark(db, workspace, current.id, user.id, reason="session_cookie", evidence=evidence)
+        )
+        session.contact_id = user.id
     if login.verified:
         session.logged_in_contact_id = user.id
     if marks.email_match_mode(workspace) != "off":
