@@ -1,7 +1,7 @@
 """Duplicate detection quality (issue 6): precision, recall and F1 of exact mode and fuzzy mode.
 
-Exact mode: the clusters of ``services.dedupe.scan`` that are applied without review, as pairs.
-Fuzzy mode: the pairs ``services.fuzzy.scan`` suggests at ``min_score`` 0.8. Exact+fuzzy: both sets of
+Exact mode: the clusters of ``services.duplicates.scan.scan`` that are applied without review, as pairs.
+Fuzzy mode: the pairs ``services.duplicates.suggest.scan`` suggests at ``min_score`` 0.8. Exact+fuzzy: both sets of
 pairs, what a person reviewing the suggestions after an exact apply would end up with.
 
 Datasets: (a) a synthetic generator of contact records with known duplicates (typos, case, Gmail dots
@@ -28,7 +28,8 @@ from sqlalchemy import Engine, insert, text
 
 from bench.common import Result, fresh_database
 from contactmerge.domain.ids import new_id
-from contactmerge.services import data_attributes, dedupe, fuzzy, workspaces
+from contactmerge.services import data_attributes, workspaces
+from contactmerge.services.duplicates import scan, suggest
 from contactmerge.services.normalizing import normalize_email, normalize_phone
 from contactmerge.storage.db import make_sessionmaker, transaction
 from contactmerge.storage.tables import Contact, Workspace
@@ -376,7 +377,7 @@ def measure(engine: Engine, label: str, backend: str, rows_of: Any) -> list[Resu
     with sessions() as db:
         workspace = db.get_one(Workspace, workspace_id)
         start = time.perf_counter()
-        plan = dedupe.scan(db, workspace)
+        plan = scan.scan(db, workspace)
         exact_seconds = time.perf_counter() - start
         exact = {
             (min(a, b), max(a, b))
@@ -385,9 +386,9 @@ def measure(engine: Engine, label: str, backend: str, rows_of: Any) -> list[Resu
             for a, b in combinations(p.cluster.members, 2)
         }
         start = time.perf_counter()
-        scan = fuzzy.scan(db, workspace, min_score=0.8, limit=None)
+        fuzzy_found = suggest.scan(db, workspace, min_score=0.8, limit=None)
         fuzzy_seconds = time.perf_counter() - start
-    suggested = {(s.contact_a, s.contact_b) for s in scan.suggestions}
+    suggested = {(s.contact_a, s.contact_b) for s in fuzzy_found.suggestions}
     common = {"contacts": len(rows), "true_pairs": len(truth)}
     results.append(
         Result(
@@ -404,8 +405,8 @@ def measure(engine: Engine, label: str, backend: str, rows_of: Any) -> list[Resu
                 **common,
                 **quality(suggested, truth),
                 "seconds": fuzzy_seconds,
-                "pairs_compared": scan.pairs_compared,
-                "blocks_skipped": len(scan.skipped_blocks),
+                "pairs_compared": fuzzy_found.pairs_compared,
+                "blocks_skipped": len(fuzzy_found.skipped_blocks),
             },
         )
     )

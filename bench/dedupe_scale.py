@@ -24,7 +24,8 @@ from sqlalchemy import Engine, func, insert, select, text
 from bench.common import Result, fresh_database, timed
 from bench.imports import PeakRss
 from bench.merges import contact_row
-from contactmerge.services import dedupe, fuzzy, workspaces
+from contactmerge.services import workspaces
+from contactmerge.services.duplicates import batches, scan, suggest
 from contactmerge.storage import dedupe as repo
 from contactmerge.storage.db import make_sessionmaker, transaction
 from contactmerge.storage.tables import Contact, Workspace
@@ -112,15 +113,15 @@ def fuzzy_scan(sessions: Any, workspace_id: str, label: str) -> dict[str, float]
     with PeakRss() as memory, sessions() as db:
         before = memory.peak
         start = time.perf_counter()
-        scan = fuzzy.scan(db, db.get_one(Workspace, workspace_id), limit=None)
+        found = suggest.scan(db, db.get_one(Workspace, workspace_id), limit=None)
         seconds = time.perf_counter() - start
     return {
         f"{label}_fuzzy_s": seconds,
         f"{label}_fuzzy_peak_rss_mb": memory.peak / 1e6,
         f"{label}_fuzzy_rss_growth_mb": (memory.peak - before) / 1e6,
-        f"{label}_fuzzy_suggestions": float(len(scan.suggestions)),
-        f"{label}_fuzzy_pairs_compared": float(scan.pairs_compared),
-        f"{label}_fuzzy_blocks_skipped": float(len(scan.skipped_blocks)),
+        f"{label}_fuzzy_suggestions": float(len(found.suggestions)),
+        f"{label}_fuzzy_pairs_compared": float(found.pairs_compared),
+        f"{label}_fuzzy_blocks_skipped": float(len(found.skipped_blocks)),
     }
 
 
@@ -139,7 +140,7 @@ def run(backend: str) -> Result:
                 with PeakRss() as scanning, sessions() as db:
                     before = scanning.peak
                     start = time.perf_counter()
-                    plan = dedupe.scan(db, db.get_one(Workspace, workspace_id))
+                    plan = scan.scan(db, db.get_one(Workspace, workspace_id))
                     scans.append(time.perf_counter() - start)
                 if attempt == 0:  # the first scan's memory (and its statistics refresh, on PostgreSQL)
                     memory, growth = scanning.peak, scanning.peak - before
@@ -150,7 +151,7 @@ def run(backend: str) -> Result:
             sample = [p.cluster.id for p in plan.clusters if p.blocked is None][:APPLY_CLUSTERS]
             start = time.perf_counter()
             with transaction(sessions) as db:
-                _, results = dedupe.apply(db, db.get_one(Workspace, workspace_id), plan, cluster_ids=sample)
+                done = batches.apply_now(db, db.get_one(Workspace, workspace_id), cluster_ids=sample)
             applied = time.perf_counter() - start
             figures[f"{label}_first_scan_s"] = scans[0]
             figures[f"{label}_scan_s"] = seconds
@@ -161,8 +162,8 @@ def run(backend: str) -> Result:
             figures[f"{label}_clusters"] = float(summary["clusters"])
             figures[f"{label}_merges_planned"] = float(summary["merges_planned"])
             figures[f"{label}_held_keys"] = float(summary["shared_keys_held_for_review"])
-            figures[f"{label}_apply_sample_merges"] = float(len(results))
-            figures[f"{label}_apply_merges_per_s"] = len(results) / applied
+            figures[f"{label}_apply_sample_merges"] = float(done.counts["merged"])
+            figures[f"{label}_apply_merges_per_s"] = done.counts["merged"] / applied
     return Result(
         "dedupe scans",
         backend,

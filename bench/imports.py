@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bench.common import Result, fresh_database, timed
 from bench.merges import contact_row
-from contactmerge.services import importing, workspaces
+from contactmerge.services import workspaces
+from contactmerge.services.importing import jobs as importing
 from contactmerge.storage import imports as imports_repo
 from contactmerge.storage.db import make_sessionmaker, transaction
 from contactmerge.storage.tables import Contact

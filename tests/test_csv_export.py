@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from contactmerge.services import csv_export, importing
+from contactmerge.services import csv_export
 from contactmerge.services.csv_export import neutralize
+from contactmerge.services.importing import jobs as importing
 from contactmerge.storage.db import make_sessionmaker
 from contactmerge.storage.tables import Workspace
 from tests.conftest import Database

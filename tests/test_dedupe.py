@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contactmerge.domain.dedupe import Member, SharedKey, cluster, needs_approval
-from contactmerge.services import contacts, dedupe, duplicates, merging, workspaces
+from contactmerge.services import contacts, merging, workspaces
+from contactmerge.services.duplicates import batches, review, scan
 from contactmerge.storage.db import make_sessionmaker, transaction
 from contactmerge.storage.tables import Workspace
 from tests.conftest import Database
@@ -98,16 +99,17 @@ def test_scan_apply_and_batch_undo_restore_the_workspace(database: Database) -> 
     sessions = make_sessionmaker(database.engine)
     with sessions() as db:
         before = snapshot(db, workspace_id)
-        plan = dedupe.scan(db, db.get_one(Workspace, workspace_id))
+        plan = scan.scan(db, db.get_one(Workspace, workspace_id))
     summary = plan.summary()
     assert summary["clusters"] == 2 and summary["shared_keys_held_for_review"] == 1
     assert summary["merges_planned"] == 3 and summary["clusters_needing_approval"] == 1
     with transaction(sessions) as db:
-        batch_id, results = dedupe.apply(db, db.get_one(Workspace, workspace_id), plan)
-    assert sum(1 for r in results if isinstance(r, merging.MergeResult)) == 3
+        done = batches.apply_now(db, db.get_one(Workspace, workspace_id))
+    batch_id = done.id
+    assert done.counts["merged"] == 3
     with sessions() as db:
         assert snapshot(db, workspace_id) != before
-        again = dedupe.scan(db, db.get_one(Workspace, workspace_id))
+        again = scan.scan(db, db.get_one(Workspace, workspace_id))
         assert again.summary()["merges_planned"] == 0
     with transaction(sessions) as db:
         report = merging.undo_batch(db, db.get_one(Workspace, workspace_id), batch_id)
@@ -121,13 +123,13 @@ def test_review_queue_holds_the_scan_clusters_verdicts_and_held_keys(database: D
     sessions = make_sessionmaker(database.engine)
     with transaction(sessions) as db:
         workspace = db.get_one(Workspace, workspace_id)
-        first = duplicates.queue(db, workspace).clusters[0]
-        duplicates.decide(db, workspace, first.planned.cluster.id, "rejected")
+        first = review.queue(db, workspace).clusters[0]
+        review.decide(db, workspace, first.planned.cluster.id, "rejected")
     with sessions() as db:
         workspace = db.get_one(Workspace, workspace_id)
-        found = duplicates.queue(db, workspace)
+        found = review.queue(db, workspace)
         assert [r.planned.cluster.id for r in found.clusters] == [
-            r.planned.cluster.id for r in duplicates.review(db, workspace)
+            r.planned.cluster.id for r in review.review(db, workspace)
         ]
         assert [r.decision for r in found.clusters] == ["rejected", None]
         assert [(h.key.kind, h.key.value) for h in found.held] == [("email", "info@acme.com")]

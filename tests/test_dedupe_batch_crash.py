@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
-from contactmerge.services import contacts, conversations, duplicates, events, tags, workspaces
+from contactmerge.services import contacts, conversations, events, tags, workspaces
+from contactmerge.services.duplicates import batches, review
 from contactmerge.storage.db import make_sessionmaker, transaction
 from contactmerge.storage.tables import (
     Batch,
@@ -73,21 +74,19 @@ def seed(database: Database) -> str:
                 last_seen_at=1_700_000_000 + k,
             )
             person(role="lead", email="twins@example.com", name=f"Twin {k}")
-        for reviewed in duplicates.review(db, workspace):
+        for reviewed in review.review(db, workspace):
             members = {db.get_one(Contact, (workspace.id, m)).name for m in reviewed.planned.cluster.members}
             if members == {"Zed", "ZED"}:
-                duplicates.decide(db, workspace, reviewed.planned.cluster.id, "approved")
+                review.decide(db, workspace, reviewed.planned.cluster.id, "approved")
             elif members == {"Twin 0", "Twin 1"}:
-                duplicates.decide(db, workspace, reviewed.planned.cluster.id, "rejected")
+                review.decide(db, workspace, reviewed.planned.cluster.id, "rejected")
         return workspace.id
 
 
 def start_batch(database: Database, workspace_id: str) -> str:
     with transaction(make_sessionmaker(database.engine)) as db:
         workspace = db.get_one(Workspace, workspace_id)
-        return duplicates.start_batch(
-            db, workspace, keys=("email", "external_id", "phone"), cluster_ids=[]
-        ).id
+        return batches.start_batch(db, workspace, keys=("email", "external_id", "phone"), cluster_ids=[]).id
 
 
 def batch_of(database: Database, workspace_id: str, batch_id: str) -> Batch:

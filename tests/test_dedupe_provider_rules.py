@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from contactmerge.domain.identifiers import provider_email
-from contactmerge.services import contacts, dedupe, workspaces
+from contactmerge.services import contacts, workspaces
+from contactmerge.services.duplicates import scan
 from contactmerge.storage.db import make_sessionmaker, transaction
 from contactmerge.storage.dedupe import provider_email_sql
 from contactmerge.storage.tables import Contact, Workspace
@@ -77,7 +78,7 @@ def seed(database: Database) -> tuple[str, dict[str, str]]:
 
 def clusters(database: Database, workspace_id: str) -> dict[tuple[str, ...], list[str]]:
     with make_sessionmaker(database.engine)() as db:
-        plan = dedupe.scan(db, db.get_one(Workspace, workspace_id))
+        plan = scan.scan(db, db.get_one(Workspace, workspace_id))
     return {p.cluster.members: [f"{k.kind}:{k.value}" for k in p.cluster.keys] for p in plan.clusters}
 
 
@@ -106,7 +107,7 @@ def test_provider_rules_keep_role_mailboxes_held(database: Database) -> None:
             contacts.create_contact(
                 db, workspace, {"role": "lead", "email": email, "name": name}, region="US"
             )
-        plan = dedupe.scan(db, workspace)
+        plan = scan.scan(db, workspace)
     assert plan.clusters == ()
     assert [(h.key.value, h.reason) for h in plan.held] == [
         ("info@gmail.com", "a role mailbox shared by people whose names disagree")

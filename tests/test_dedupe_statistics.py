@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, text
 
-from contactmerge.services import dedupe, workspaces
+from contactmerge.services import workspaces
+from contactmerge.services.duplicates import scan
 from contactmerge.storage.db import make_sessionmaker, transaction
 from contactmerge.storage.tables import Contact, Workspace
 from tests.conftest import Database
@@ -32,9 +33,9 @@ def planner_rows(connection: Connection) -> float:
     )
 
 
-def scan(database: Database, workspace_id: str) -> Any:
+def scan_workspace(database: Database, workspace_id: str) -> Any:
     with make_sessionmaker(database.engine)() as db:
-        return dedupe.scan(db, db.get_one(Workspace, workspace_id))
+        return scan.scan(db, db.get_one(Workspace, workspace_id))
 
 
 def test_the_scan_analyzes_contacts_after_a_bulk_load_and_only_then(isolated_database: Database) -> None:
@@ -50,19 +51,19 @@ def test_the_scan_analyzes_contacts_after_a_bulk_load_and_only_then(isolated_dat
         with database.engine.connect() as connection:
             assert planner_rows(connection) < 0  # never analyzed: the planner guesses
 
-    assert scan(database, workspace_id).summary()["clusters"] == LOAD // 10
+    assert scan_workspace(database, workspace_id).summary()["clusters"] == LOAD // 10
     if postgres:
         with database.engine.connect() as connection:
             assert planner_rows(connection) == LOAD
 
     bulk_load(database, workspace_id, LOAD, 20)  # a few rows: not worth an ANALYZE
-    assert scan(database, workspace_id).summary()["clusters"] == LOAD // 10 + 2
+    assert scan_workspace(database, workspace_id).summary()["clusters"] == LOAD // 10 + 2
     if postgres:
         with database.engine.connect() as connection:
             assert planner_rows(connection) == LOAD
 
     bulk_load(database, workspace_id, LOAD + 20, LOAD)  # doubled: stale again
-    assert scan(database, workspace_id).summary()["clusters"] == 2 * LOAD // 10 + 2
+    assert scan_workspace(database, workspace_id).summary()["clusters"] == 2 * LOAD // 10 + 2
     if postgres:
         with database.engine.connect() as connection:
             assert planner_rows(connection) == 2 * LOAD + 20

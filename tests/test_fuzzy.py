@@ -10,7 +10,8 @@ from sqlalchemy import insert
 from contactmerge.domain.fuzzy import Profile, block_keys, company_of, email_local_key, provider_email
 from contactmerge.domain.ids import new_id
 from contactmerge.errors import BadRequest
-from contactmerge.services import contacts, data_attributes, fuzzy, workspaces
+from contactmerge.services import contacts, data_attributes, workspaces
+from contactmerge.services.duplicates import suggest
 from contactmerge.storage import fuzzy as storage_fuzzy
 from contactmerge.storage.db import make_sessionmaker, transaction
 from contactmerge.storage.tables import Contact, Workspace
@@ -114,7 +115,7 @@ SAME_PERSON = [
 
 @pytest.mark.parametrize(("case", "a", "b"), SAME_PERSON, ids=[c[0] for c in SAME_PERSON])
 def test_the_same_person_is_suggested(case: str, a: Profile, b: Profile) -> None:
-    scan = fuzzy.suggest_profiles([a, b])
+    scan = suggest.suggest_profiles([a, b])
     assert [(s.contact_a, s.contact_b) for s in scan.suggestions] == [("a", "b")], case
     assert 0.8 <= scan.suggestions[0].score <= 1.0 and scan.suggestions[0].reasons
 
@@ -135,27 +136,27 @@ DIFFERENT_PEOPLE = [
 
 @pytest.mark.parametrize(("case", "a", "b"), DIFFERENT_PEOPLE, ids=[c[0] for c in DIFFERENT_PEOPLE])
 def test_different_people_sharing_an_identifier_are_not_suggested(case: str, a: Profile, b: Profile) -> None:
-    assert fuzzy.suggest_profiles([a, b]).suggestions == ()
-    low = fuzzy.suggest_profiles([a, b], min_score=0.0).suggestions
+    assert suggest.suggest_profiles([a, b]).suggestions == ()
+    low = suggest.suggest_profiles([a, b], min_score=0.0).suggestions
     assert len(low) == 1 and low[0].score <= 0.5 and "names disagree" in low[0].reasons[-1], case
 
 
 def test_a_block_over_the_cap_is_skipped_and_reported() -> None:
     switchboard = [profile(f"s{i:02}", "Pat Doe", None, "+15125550100") for i in range(5)]
     pair = [profile("x1", "Kim Lee", "kim.lee@x.com"), profile("x2", "Kim Lee", "kimlee@x.com")]
-    scan = fuzzy.suggest_profiles(switchboard + pair, block_cap=4)
+    scan = suggest.suggest_profiles(switchboard + pair, block_cap=4)
     assert [(b.kind, b.value, b.size) for b in scan.skipped_blocks] == [("phone", "+15125550100", 5)]
     assert [(s.contact_a, s.contact_b) for s in scan.suggestions] == [("x1", "x2")]
     assert scan.pairs_compared == 1  # only the pair inside a small block was ever compared
-    within = fuzzy.suggest_profiles(switchboard + pair, block_cap=5)
+    within = suggest.suggest_profiles(switchboard + pair, block_cap=5)
     assert within.skipped_blocks == () and len(within.suggestions) == 11
 
 
 def test_limit_and_bad_parameters() -> None:
     people = [profile(f"p{i}", "Kim Lee", None, "+15125550100") for i in range(3)]
-    assert len(fuzzy.suggest_profiles(people, limit=2).suggestions) == 2
+    assert len(suggest.suggest_profiles(people, limit=2).suggestions) == 2
     with pytest.raises(BadRequest) as error:
-        fuzzy.suggest_profiles(people, min_score=1.5)
+        suggest.suggest_profiles(people, min_score=1.5)
     assert error.value.field == "min_score"
 
 
@@ -184,10 +185,10 @@ def test_suggestions_from_the_database(database: Database) -> None:
     by_id = {v: k for k, v in made.items()}
     with sessions() as db:
         workspace = db.get_one(Workspace, workspace_id)
-        found = fuzzy.suggest(db, workspace)
-        skipped = fuzzy.scan(db, workspace, block_cap=2)
+        found = suggest.suggest(db, workspace)
+        skipped = suggest.scan(db, workspace, block_cap=2)
         other = workspaces.create_workspace(db, "empty").workspace
-        assert fuzzy.suggest(db, other) == []  # no query crosses workspaces
+        assert suggest.suggest(db, other) == []  # no query crosses workspaces
     pairs = {frozenset((by_id[s.contact_a], by_id[s.contact_b])) for s in found}
     assert pairs == {
         frozenset(p)
@@ -201,9 +202,9 @@ def test_suggestions_from_the_database(database: Database) -> None:
 def test_namesakes_with_other_numbered_emails_and_phones_are_compared_but_not_suggested() -> None:
     a = profile("a", "John Smith", "john.smith12@gmail.com", "+15125550100", city="Austin")
     b = profile("b", "John Smith", "john.smith87@gmail.com", "+15125559999", city="Austin")
-    scan = fuzzy.suggest_profiles([a, b])
+    scan = suggest.suggest_profiles([a, b])
     assert scan.pairs_compared == 1 and scan.suggestions == ()
-    assert fuzzy.similarities(a, b) == {"name": 1.0, "email": 0.0, "phone": 0.0, "city": 1.0}
+    assert suggest.similarities(a, b) == {"name": 1.0, "email": 0.0, "phone": 0.0, "city": 1.0}
 
 
 # Stored as they are (no service normalization on the way), so the SQL of each key meets odd text.

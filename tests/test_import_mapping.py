@@ -16,7 +16,7 @@ from contactmerge.domain.importing import (
     map_row,
     normalize_header,
 )
-from contactmerge.services.csv_source import read_rows, sniff
+from contactmerge.services.importing.source import read_rows, sniff
 
 DATA = Path(__file__).parent / "data" / "csv"
 CUSTOM = {

@@ -10,7 +10,7 @@ from typing import BinaryIO
 
 import pytest
 
-from contactmerge.services.csv_source import (
+from contactmerge.services.importing.source import (
     MAX_RECORD_LINES,
     SAMPLE_BYTES,
     CsvFormat,

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from contactmerge.services import contacts, importing, workspaces
+from contactmerge.services import contacts, workspaces
+from contactmerge.services.importing import jobs as importing
 from contactmerge.settings import Settings
 from contactmerge.storage.db import make_sessionmaker, read_only, transaction
 from contactmerge.storage.tables import Contact, Import, ImportRow, Merge

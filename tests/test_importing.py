@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from contactmerge.errors import ContactMergeError
-from contactmerge.services import contacts, conversations, data_attributes, events, importing, workspaces
+from contactmerge.services import contacts, conversations, data_attributes, events, workspaces
+from contactmerge.services.importing import jobs as importing
 from contactmerge.storage.db import make_sessionmaker, transaction
 from contactmerge.storage.tables import Contact, Conversation, Event, Import, Merge, Workspace
 from tests.conftest import Database

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session as DbSession
 
 from contactmerge.cli.common import console, err_console, unit_of_work
 from contactmerge.errors import BadRequest
-from contactmerge.services import csv_export, dedupe, duplicates, merging, workspaces
+from contactmerge.services import csv_export, workspaces
+from contactmerge.services.duplicates import batches, review, scan
 from contactmerge.storage.tables import Workspace
 
 WorkspaceOption = typer.Option(None, "--workspace", help="The workspace's app_id (default: the only one).")
@@ -49,7 +50,7 @@ def dedupe_command(
         if fuzzy:
             _show_suggestions(db, chosen, min_score, json_out)
             return
-        plan = dedupe.scan(db, chosen, dedupe.parse_keys(keys))
+        plan = scan.scan(db, chosen, scan.parse_keys(keys))
         summary = plan.summary()
         if json_out:
             json_out.write_text(json.dumps(_as_json(plan), indent=2))
@@ -59,7 +60,7 @@ def dedupe_command(
         if apply:
             with Progress(console=err_console, transient=True) as bar:
                 bar.add_task("merging", total=None)
-                outcome = dedupe.apply(db, chosen, plan, cluster_ids=clusters)
+                outcome = batches.apply_now(db, chosen, keys=scan.parse_keys(keys), cluster_ids=clusters)
     table = Table("duplicates", "count", title="dedupe plan", title_justify="left")
     for name, value in summary.items():
         shown = ", ".join(f"{k} {v}" for k, v in value.items()) if isinstance(value, dict) else f"{value:,}"
@@ -72,8 +73,7 @@ def dedupe_command(
             "nothing was changed; --apply merges the clusters that need no approval", highlight=False
         )
         return
-    batch_id, results = outcome
-    merged = sum(1 for r in results if isinstance(r, merging.MergeResult) and not r.held and not r.replayed)
+    batch_id, merged = outcome.id, outcome.counts["merged"]
     console.print(
         f"merged {merged} contacts in batch {batch_id}; undo with: "
         f"contactmerge merges undo --batch {batch_id}",
@@ -82,27 +82,27 @@ def dedupe_command(
 
 
 def _reject(db: DbSession, workspace: Workspace, subject: str) -> None:
-    if duplicates.is_pair(subject):
-        first, second = duplicates.reject_pair(db, workspace, subject)
+    if review.is_pair(subject):
+        first, second = review.reject_pair(db, workspace, subject)
         console.print(f"rejected suggestion {first}:{second}: not suggested again", highlight=False)
     else:
-        duplicates.decide(db, workspace, subject, "rejected")
+        review.decide(db, workspace, subject, "rejected")
         console.print(
             f"rejected cluster {subject}: kept apart while its members stay the same", highlight=False
         )
 
 
 def _show_suggestions(db: DbSession, workspace: Workspace, min_score: float, json_out: Path | None) -> None:
-    found = duplicates.suggestions(db, workspace, min_score=min_score)
+    found = review.suggestions(db, workspace, min_score=min_score)
     if json_out:
         rows = [
-            {"id": duplicates.pair_id(s.contact_a, s.contact_b), "score": s.score, "reasons": list(s.reasons)}
+            {"id": review.pair_id(s.contact_a, s.contact_b), "score": s.score, "reasons": list(s.reasons)}
             for s in found.suggestions
         ]
         json_out.write_text(json.dumps({"suggestions": rows}, indent=2))
     table = Table("suggestion", "score", "why", title="fuzzy suggestions", title_justify="left")
     for s in found.suggestions:
-        table.add_row(duplicates.pair_id(s.contact_a, s.contact_b), f"{s.score:.2f}", "; ".join(s.reasons))
+        table.add_row(review.pair_id(s.contact_a, s.contact_b), f"{s.score:.2f}", "; ".join(s.reasons))
     console.print(table)
     for block in found.skipped_blocks[:10]:
         console.print(
@@ -116,7 +116,7 @@ def _show_suggestions(db: DbSession, workspace: Workspace, min_score: float, jso
     )
 
 
-def _as_json(plan: dedupe.DedupePlan) -> dict[str, object]:
+def _as_json(plan: scan.DedupePlan) -> dict[str, object]:
     return {
         "summary": plan.summary(),
         "clusters": [
@@ -141,7 +141,7 @@ def _as_json(plan: dedupe.DedupePlan) -> dict[str, object]:
     }
 
 
-def _write_csv(path: Path, plan: dedupe.DedupePlan) -> None:
+def _write_csv(path: Path, plan: scan.DedupePlan) -> None:
     with path.open("w", newline="") as handle:
         writer = csv_export.writer(handle)
         writer.writerow(["cluster", "contact", "action", "keys", "needs_approval"])

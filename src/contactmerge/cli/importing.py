@@ -12,7 +12,8 @@ from rich.table import Table
 from contactmerge.cli.common import console, err_console, fail, settings, unit_of_work
 from contactmerge.domain.importing import COUNT_LABELS
 from contactmerge.errors import ContactMergeError
-from contactmerge.services import importing, workspaces
+from contactmerge.services import workspaces
+from contactmerge.services.importing import jobs as importing
 from contactmerge.storage.db import make_engine, make_sessionmaker
 from contactmerge.storage.tables import Import
 

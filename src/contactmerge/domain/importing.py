@@ -1,6 +1,6 @@
 """CSV import rules (R3): which column feeds which field, and each row's text as typed values.
 
-Pure: the service reads the file (services/csv_source.py), validates emails and phones with their
+Pure: the service reads the file (services/importing/source.py), validates emails and phones with their
 libraries, matches and writes. Here a header becomes a ``ColumnMap`` and a row becomes ``RowValues``, or a
 ``RowProblem`` naming the offending column, so no invalid row is ever half-written.
 """

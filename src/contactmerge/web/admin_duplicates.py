@@ -11,7 +11,8 @@ from starlette.datastructures import FormData
 
 from contactmerge.domain.dedupe import KEYS
 from contactmerge.errors import BadRequest
-from contactmerge.services import contacts, dedupe, duplicates
+from contactmerge.services import contacts
+from contactmerge.services.duplicates import batches, review, scan
 from contactmerge.web.admin import (
     AdminContext,
     AdminRoute,
@@ -61,11 +62,11 @@ def queue(
         common |= _suggestions(ctx, min_score, page)
     else:
         common |= _clusters(ctx, key, page)
-    return render(request, "admin/duplicates.html", ctx, **common)
+    return render(request, "admin/review.html", ctx, **common)
 
 
 def _clusters(ctx: AdminContext, key: str, page: int) -> dict[str, Any]:
-    reviewed = duplicates.queue(ctx.db, ctx.workspace, dedupe.parse_keys(key or None))
+    reviewed = review.queue(ctx.db, ctx.workspace, scan.parse_keys(key or None))
     pages = _pages(len(reviewed.clusters), page, {"mode": "exact", "key": key})
     shown = reviewed.clusters[(page - 1) * PER_PAGE : page * PER_PAGE]
     members = [m for r in shown for m in r.planned.cluster.members]
@@ -79,7 +80,7 @@ def _clusters(ctx: AdminContext, key: str, page: int) -> dict[str, Any]:
 
 
 def _suggestions(ctx: AdminContext, min_score: float, page: int) -> dict[str, Any]:
-    found = duplicates.suggestions(ctx.db, ctx.workspace, min_score=min_score).suggestions
+    found = review.suggestions(ctx.db, ctx.workspace, min_score=min_score).suggestions
     pages = _pages(len(found), page, {"mode": "fuzzy", "min_score": str(min_score)})
     shown = found[(page - 1) * PER_PAGE : page * PER_PAGE]
     pair_members = [c for s in shown for c in (s.contact_a, s.contact_b)]
@@ -93,15 +94,15 @@ def _suggestions(ctx: AdminContext, min_score: float, page: int) -> dict[str, An
 
 def _decide(request: Request, ctx: AdminContext, form: FormData, subject: str, verdict: str) -> Response:
     back = back_to(form.get("back"), "/admin/duplicates")
-    if not duplicates.is_pair(subject):
-        duplicates.decide(ctx.db, ctx.workspace, subject, verdict)
+    if not review.is_pair(subject):
+        review.decide(ctx.db, ctx.workspace, subject, verdict)
         ctx.commit()
         return redirect(request, back, f"Cluster {subject} {verdict}.")
     if verdict == "rejected":
-        duplicates.reject_pair(ctx.db, ctx.workspace, subject)
+        review.reject_pair(ctx.db, ctx.workspace, subject)
         ctx.commit()
         return redirect(request, back, "Suggestion rejected: this pair will not be suggested again.")
-    result = duplicates.approve_pair(ctx.db, ctx.workspace, subject)
+    result = review.approve_pair(ctx.db, ctx.workspace, subject)
     ctx.commit()
     return redirect(request, back, f"Merged {result.merge.source_id} into {result.survivor.id}.")
 
@@ -131,8 +132,8 @@ def apply(
     request: Request, ctx: AdminContext = Depends(admin_context), form: FormData = Depends(checked_form)
 ) -> Response:
     key = form.get("key")
-    keys = dedupe.parse_keys(key if isinstance(key, str) and key else None)
-    batch = duplicates.start_batch(ctx.db, ctx.workspace, keys=keys, cluster_ids=[])
+    keys = scan.parse_keys(key if isinstance(key, str) and key else None)
+    batch = batches.start_batch(ctx.db, ctx.workspace, keys=keys, cluster_ids=[])
     ctx.commit()
     wake_worker(request)
     return redirect(
@@ -142,7 +143,7 @@ def apply(
 
 @router.get("/admin/batches/{batch_id}", response_class=HTMLResponse)
 def batch_page(request: Request, batch_id: str, ctx: AdminContext = Depends(admin_context)) -> HTMLResponse:
-    batch = duplicates.get_batch(ctx.db, ctx.workspace, batch_id)
+    batch = batches.get_batch(ctx.db, ctx.workspace, batch_id)
     return render(request, "admin/batch.html", ctx, batch=batch, running=batch.state in RUNNING)
 
 
@@ -153,7 +154,7 @@ def undo_batch(
     ctx: AdminContext = Depends(admin_context),
     form: FormData = Depends(checked_form),
 ) -> Response:
-    batch = duplicates.undo(ctx.db, ctx.workspace, batch_id)
+    batch = batches.undo(ctx.db, ctx.workspace, batch_id)
     undone = batch.counts.get("undone", 0)
     ctx.commit()
     return redirect(request, f"/admin/batches/{batch_id}", f"Batch undone: {undone} merges reversed.")

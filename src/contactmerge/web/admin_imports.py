@@ -16,8 +16,9 @@ from starlette.datastructures import FormData, UploadFile
 
 from contactmerge.domain.importing import COUNT_LABELS
 from contactmerge.errors import BadRequest
-from contactmerge.services import import_drafts, importing
-from contactmerge.services.import_drafts import Draft
+from contactmerge.services.importing import drafts as import_drafts
+from contactmerge.services.importing import jobs as importing
+from contactmerge.services.importing.drafts import Draft
 from contactmerge.web.admin import (
     AdminContext,
     AdminRoute,

@@ -23,7 +23,10 @@ from sqlalchemy.orm import sessionmaker
 
 from contactmerge.domain.merging import Reason
 from contactmerge.errors import ContactMergeError
-from contactmerge.services import duplicates, import_files, importing, merging
+from contactmerge.services import merging
+from contactmerge.services.duplicates import batches
+from contactmerge.services.importing import files as import_files
+from contactmerge.services.importing import jobs as importing
 from contactmerge.services.merging import MergeRequest, MergeResult, MergeSkipped
 from contactmerge.storage import batches as batches_repo
 from contactmerge.storage import imports as imports_repo
@@ -78,7 +81,7 @@ class Worker:
             batch_ref = (batch.workspace_id, batch.id)
             try:
                 with db.begin_nested():
-                    duplicates.run_batch(db, batch)
+                    batches.run_batch(db, batch)
             except Exception as error:
                 log.warning("batch %s failed: %s", batch.id, error)
                 batch.state, batch.error = "failed", f"{type(error).__name__}: {error}"[:2000]

@@ -14,7 +14,7 @@ from contactmerge.api.paging import page_number
 from contactmerge.api.schemas import Body
 from contactmerge.domain.fuzzy import Suggestion
 from contactmerge.errors import BadRequest
-from contactmerge.services import dedupe, duplicates
+from contactmerge.services.duplicates import batches, review, scan
 from contactmerge.storage.tables import Batch
 from contactmerge.worker.runner import wake_worker
 
@@ -28,7 +28,7 @@ class ApplyRequest(Body):
     )
 
 
-def cluster_json(reviewed: duplicates.Reviewed) -> dict[str, Any]:
+def cluster_json(reviewed: review.Reviewed) -> dict[str, Any]:
     planned = reviewed.planned
     return {
         "type": "duplicate_cluster",
@@ -45,7 +45,7 @@ def cluster_json(reviewed: duplicates.Reviewed) -> dict[str, Any]:
 def suggestion_json(suggestion: Suggestion) -> dict[str, Any]:
     return {
         "type": "duplicate_suggestion",
-        "id": duplicates.pair_id(suggestion.contact_a, suggestion.contact_b),
+        "id": review.pair_id(suggestion.contact_a, suggestion.contact_b),
         "contacts": [suggestion.contact_a, suggestion.contact_b],
         "score": suggestion.score,
         "reasons": list(suggestion.reasons),
@@ -99,10 +99,10 @@ def list_duplicates(
     if not 0 <= min_score <= 1:
         raise BadRequest("min_score must be between 0 and 1", field="min_score")
     kinds = [type] if type else ["cluster", "suggestion"]
-    queue = duplicates.clusters_and_suggestions(
-        ctx.db, ctx.workspace, dedupe.parse_keys(key), kinds=kinds, min_score=min_score
+    queue = review.clusters_and_suggestions(
+        ctx.db, ctx.workspace, scan.parse_keys(key), kinds=kinds, min_score=min_score
     )
-    found = [cluster_json(i) if isinstance(i, duplicates.Reviewed) else suggestion_json(i) for i in queue]
+    found = [cluster_json(i) if isinstance(i, review.Reviewed) else suggestion_json(i) for i in queue]
     return _listing(found[(page - 1) * per_page : page * per_page], len(found), per_page, page)
 
 
@@ -116,9 +116,7 @@ def list_suggestions(
 ) -> dict[str, Any]:
     """Fuzzy suggestions, best first; pairs rejected before never come back."""
     _page_checked(per_page, page, ctx)
-    found = duplicates.suggestions(
-        ctx.db, ctx.workspace, min_score=min_score, limit=None, block_cap=block_cap
-    )
+    found = review.suggestions(ctx.db, ctx.workspace, min_score=min_score, limit=None, block_cap=block_cap)
     shown = found.suggestions[(page - 1) * per_page : page * per_page]
     listing = _listing([suggestion_json(s) for s in shown], len(found.suggestions), per_page, page)
     listing["skipped_blocks"] = [
@@ -130,19 +128,19 @@ def list_suggestions(
 @router.post("/duplicates/{cluster_id}/approve")
 def approve(cluster_id: str, ctx: ApiContext = Depends(api_context)) -> dict[str, Any]:
     """A cluster is marked for the next batch; a suggestion (``a:b``) is merged at once."""
-    if duplicates.is_pair(cluster_id):
-        result = duplicates.approve_pair(ctx.db, ctx.workspace, cluster_id)
+    if review.is_pair(cluster_id):
+        result = review.approve_pair(ctx.db, ctx.workspace, cluster_id)
         ctx.commit()
         absorbed = result.merge.source_id
         return {
             "type": "duplicate_suggestion",
-            "id": duplicates.pair_id(absorbed, result.survivor.id),
+            "id": review.pair_id(absorbed, result.survivor.id),
             "contacts": sorted((absorbed, result.survivor.id)),
             "decision": "approved",
             "survivor": result.survivor.id,
             "merge_id": result.merge.id,
         }
-    reviewed = duplicates.decide(ctx.db, ctx.workspace, cluster_id, "approved")
+    reviewed = review.decide(ctx.db, ctx.workspace, cluster_id, "approved")
     ctx.commit()
     return cluster_json(reviewed)
 
@@ -150,24 +148,24 @@ def approve(cluster_id: str, ctx: ApiContext = Depends(api_context)) -> dict[str
 @router.post("/duplicates/{cluster_id}/reject")
 def reject(cluster_id: str, ctx: ApiContext = Depends(api_context)) -> dict[str, Any]:
     """A cluster, or a suggestion (``a:b``): "not the same person"."""
-    if duplicates.is_pair(cluster_id):
-        first, second = duplicates.reject_pair(ctx.db, ctx.workspace, cluster_id)
+    if review.is_pair(cluster_id):
+        first, second = review.reject_pair(ctx.db, ctx.workspace, cluster_id)
         ctx.commit()
         return {
             "type": "duplicate_suggestion",
-            "id": duplicates.pair_id(first, second),
+            "id": review.pair_id(first, second),
             "contacts": [first, second],
             "decision": "rejected",
         }
-    reviewed = duplicates.decide(ctx.db, ctx.workspace, cluster_id, "rejected")
+    reviewed = review.decide(ctx.db, ctx.workspace, cluster_id, "rejected")
     ctx.commit()
     return cluster_json(reviewed)
 
 
 @router.post("/duplicates/apply", status_code=202)
 def apply(body: ApplyRequest, request: Request, ctx: ApiContext = Depends(api_context)) -> JSONResponse:
-    keys = dedupe.parse_keys(",".join(body.keys) if body.keys else None)
-    batch = duplicates.start_batch(ctx.db, ctx.workspace, keys=keys, cluster_ids=body.cluster_ids)
+    keys = scan.parse_keys(",".join(body.keys) if body.keys else None)
+    batch = batches.start_batch(ctx.db, ctx.workspace, keys=keys, cluster_ids=body.cluster_ids)
     response = batch_json(batch)
     ctx.commit()
     wake_worker(request)
@@ -176,12 +174,12 @@ def apply(body: ApplyRequest, request: Request, ctx: ApiContext = Depends(api_co
 
 @router.get("/batches/{batch_id}")
 def get_batch(batch_id: str, ctx: ApiContext = Depends(api_context)) -> dict[str, Any]:
-    return batch_json(duplicates.get_batch(ctx.db, ctx.workspace, batch_id))
+    return batch_json(batches.get_batch(ctx.db, ctx.workspace, batch_id))
 
 
 @router.post("/batches/{batch_id}/undo")
 def undo_batch(batch_id: str, ctx: ApiContext = Depends(api_context)) -> dict[str, Any]:
-    batch = duplicates.undo(ctx.db, ctx.workspace, batch_id)
+    batch = batches.undo(ctx.db, ctx.workspace, batch_id)
     response = batch_json(batch)
     ctx.commit()
     return response

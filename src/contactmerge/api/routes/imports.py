@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from contactmerge.api.deps import ApiContext, api_context
 from contactmerge.api.schemas import unstorable
 from contactmerge.errors import BadRequest
-from contactmerge.services import importing
+from contactmerge.services.importing import jobs as importing
 from contactmerge.storage.tables import Import
 from contactmerge.worker.runner import wake_worker
 

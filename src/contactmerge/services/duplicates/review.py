@@ -14,18 +14,19 @@ from sqlalchemy.orm import Session as DbSession
 
 from contactmerge.domain.dedupe import KEYS, HeldKey
 from contactmerge.domain.fuzzy import Suggestion
-from contactmerge.domain.ids import new_id, now
+from contactmerge.domain.ids import now
 from contactmerge.domain.merging import choose_survivor
-from contactmerge.errors import BadRequest, Conflict, NotFound
-from contactmerge.services import dedupe, fuzzy, merging
+from contactmerge.errors import BadRequest, NotFound
+from contactmerge.services import merging
+from contactmerge.services.duplicates import scan, suggest
 from contactmerge.storage import batches as repo
 from contactmerge.storage import contacts as contacts_repo
-from contactmerge.storage.tables import Batch, Contact, DuplicateDecision, Workspace
+from contactmerge.storage.tables import Contact, DuplicateDecision, Workspace
 
 
 @dataclass(frozen=True)
 class Reviewed:
-    planned: dedupe.PlannedCluster
+    planned: scan.PlannedCluster
     decision: str | None  # approved | rejected | None
 
 
@@ -44,7 +45,7 @@ def queue(db: DbSession, workspace: Workspace, keys: Iterable[str] = KEYS) -> Qu
     """R5 review queue: the reviewed clusters of one fresh scan and the shared keys it held back."""
     verdicts = repo.decisions(db, workspace.id)
     found = []
-    plan = dedupe.scan(db, workspace, tuple(keys))
+    plan = scan.scan(db, workspace, tuple(keys))
     for planned in plan.clusters:
         verdict = verdicts.get(planned.cluster.id)
         same = verdict is not None and list(verdict.members) == list(planned.cluster.members)
@@ -76,11 +77,11 @@ def suggestions(
     workspace: Workspace,
     *,
     min_score: float = 0.8,
-    limit: int | None = fuzzy.DEFAULT_LIMIT,
-    block_cap: int = fuzzy.DEFAULT_BLOCK_CAP,
-) -> fuzzy.FuzzyScan:
+    limit: int | None = suggest.DEFAULT_LIMIT,
+    block_cap: int = suggest.DEFAULT_BLOCK_CAP,
+) -> suggest.FuzzyScan:
     """R5 fuzzy suggestions, best first, without the pairs people rejected as not the same person."""
-    found = fuzzy.scan(db, workspace, min_score=min_score, limit=None, block_cap=block_cap)
+    found = suggest.scan(db, workspace, min_score=min_score, limit=None, block_cap=block_cap)
     rejected = repo.rejected_pairs(db, workspace.id)
     kept = [s for s in found.suggestions if pair_id(s.contact_a, s.contact_b) not in rejected]
     return replace(found, suggestions=tuple(kept if limit is None else kept[:limit]))
@@ -150,75 +151,3 @@ def _remember(db: DbSession, workspace: Workspace, subject: str, verdict: str, m
             workspace_id=workspace.id, subject=subject, verdict=verdict, members=members, decided_at=now()
         ),
     )
-
-
-def start_batch(db: DbSession, workspace: Workspace, *, keys: Iterable[str], cluster_ids: list[str]) -> Batch:
-    """A bulk merge for a worker: it scans again when it runs, so it applies what is true then."""
-    return repo.add(
-        db,
-        Batch(
-            workspace_id=workspace.id,
-            id=new_id(),
-            kind="dedupe",
-            state="pending",
-            options={"keys": list(keys), "cluster_ids": cluster_ids},
-            counts={},
-            created_at=now(),
-        ),
-    )
-
-
-def run_batch(db: DbSession, batch: Batch) -> Batch:
-    """The worker's part, in its transaction: every wanted cluster not rejected is merged as this batch."""
-    workspace = db.get_one(Workspace, batch.workspace_id)
-    wanted = set(batch.options.get("cluster_ids") or ())
-    reviewed = [
-        r
-        for r in review(db, workspace, batch.options.get("keys") or KEYS)
-        if r.decision != "rejected" and (not wanted or r.planned.cluster.id in wanted)
-    ]
-    results: list[merging.MergeResult | merging.MergeSkipped] = []
-    for forced, chosen in (
-        (False, [r.planned for r in reviewed if r.planned.blocked is None]),
-        (True, [r.planned for r in reviewed if r.planned.blocked and r.decision == "approved"]),
-    ):
-        requests = dedupe.merge_requests(chosen)
-        if requests:
-            results.extend(
-                merging.merge_many(
-                    db, workspace, requests, requested_by="dedupe", batch_id=batch.id, force=forced
-                )
-            )
-    batch.counts = {
-        "clusters": len(reviewed),
-        "merged": sum(
-            1 for r in results if isinstance(r, merging.MergeResult) and not r.held and not r.replayed
-        ),
-        "refused": sum(1 for r in results if isinstance(r, merging.MergeSkipped)),
-        "held": sum(1 for r in results if isinstance(r, merging.MergeResult) and r.held),
-    }
-    batch.state, batch.finished_at = "done", now()
-    return batch
-
-
-def get_batch(db: DbSession, workspace: Workspace, batch_id: str) -> Batch:
-    found = repo.get(db, workspace.id, batch_id)
-    if found is None:
-        raise NotFound(f"Batch Not Found: no batch has id '{batch_id}'", field="id")
-    return found
-
-
-def undo(db: DbSession, workspace: Workspace, batch_id: str) -> Batch:
-    """Undo a whole batch: every merge it made."""
-    batch = repo.get(db, workspace.id, batch_id, lock=True)
-    if batch is None:
-        raise NotFound(f"Batch Not Found: no batch has id '{batch_id}'", field="id")
-    if batch.state != "done":
-        raise Conflict(
-            f"batch {batch_id} is {batch.state}; only a finished batch can be undone",
-            field="id",
-            code="batch_not_undoable",
-        )
-    report = merging.undo_batch(db, workspace, batch_id)
-    batch.state, batch.counts = "undone", {**batch.counts, "undone": report["merges_undone"]}
-    return batch

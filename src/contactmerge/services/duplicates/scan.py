@@ -18,9 +18,7 @@ from contactmerge.domain.dedupe import (
     needs_approval,
     survivor,
 )
-from contactmerge.domain.ids import new_id
 from contactmerge.errors import BadRequest
-from contactmerge.services import merging
 from contactmerge.storage import dedupe as repo
 from contactmerge.storage import statistics
 from contactmerge.storage.tables import Workspace
@@ -107,33 +105,3 @@ def _scan(db: DbSession, workspace: Workspace, keys: Iterable[str]) -> DedupePla
             )
         )
     return DedupePlan(tuple(planned), found.held)
-
-
-def apply(
-    db: DbSession, workspace: Workspace, plan: DedupePlan, *, cluster_ids: Iterable[str] = ()
-) -> tuple[str, list[merging.MergeResult | merging.MergeSkipped]]:
-    """Merge every cluster that needs no approval (or only those named) as one batch; its id and outcomes."""
-    wanted = set(cluster_ids)
-    known = {p.cluster.id for p in plan.clusters}
-    unknown = sorted(wanted - known)
-    if unknown:
-        raise BadRequest(f"no duplicate cluster {', '.join(unknown)} in this scan", field="cluster")
-    batch_id = new_id()
-    requests = merge_requests(
-        p for p in plan.clusters if p.blocked is None and (not wanted or p.cluster.id in wanted)
-    )
-    return batch_id, merging.merge_many(db, workspace, requests, requested_by="dedupe", batch_id=batch_id)
-
-
-def merge_requests(clusters: Iterable[PlannedCluster]) -> list[merging.MergeRequest]:
-    """R5: each absorbed member of each cluster into its survivor, with the cluster and keys as evidence."""
-    return [
-        merging.MergeRequest(
-            member,
-            p.survivor,
-            "bulk",
-            {"cluster": p.cluster.id, "keys": [f"{k.kind}:{k.value}" for k in p.cluster.keys]},
-        )
-        for p in clusters
-        for member in p.absorbed
-    ]

@@ -18,7 +18,7 @@ from contactmerge.domain.ids import new_id, now
 from contactmerge.domain.importing import ROW, ColumnMap, RowProblem, map_row
 from contactmerge.errors import BadRequest
 from contactmerge.services import merging
-from contactmerge.services.csv_source import CsvRow
+from contactmerge.services.importing.source import CsvRow
 from contactmerge.services.normalizing import check_identifier, normalize_email, normalize_phone
 from contactmerge.storage import imports as repo
 from contactmerge.storage.tables import Contact, Import, Workspace

@@ -29,8 +29,8 @@ from contactmerge.domain.ids import new_id, now
 from contactmerge.domain.importing import auto_map
 from contactmerge.errors import BadRequest, Conflict, NotFound
 from contactmerge.services import csv_export, data_attributes, faults, merging
-from contactmerge.services.csv_source import CsvFormat, CsvRow, read_records, sniff
-from contactmerge.services.import_chunk import SAMPLE_LIMIT, ChunkContext, ChunkOutcome, process_chunk
+from contactmerge.services.importing.chunk import SAMPLE_LIMIT, ChunkContext, ChunkOutcome, process_chunk
+from contactmerge.services.importing.source import CsvFormat, CsvRow, read_records, sniff
 from contactmerge.storage import imports as repo
 from contactmerge.storage import merges as merges_repo
 from contactmerge.storage import statistics

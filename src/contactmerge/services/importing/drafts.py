@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session as DbSession
 
 from contactmerge.domain.importing import CUSTOM_PREFIX, IGNORE, STANDARD_FIELDS, auto_map
 from contactmerge.errors import BadRequest, Conflict
-from contactmerge.services import data_attributes, importing
-from contactmerge.services.csv_source import CsvFormat, read_rows, sniff
-from contactmerge.services.import_files import opener_in
+from contactmerge.services import data_attributes
+from contactmerge.services.importing import jobs as importing
+from contactmerge.services.importing.files import opener_in
+from contactmerge.services.importing.source import CsvFormat, read_rows, sniff
 from contactmerge.storage import imports as repo
 from contactmerge.storage.tables import Import, Workspace
 

@@ -14,7 +14,7 @@ from typing import Any, BinaryIO
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
-from contactmerge.services.importing import STALE_SECONDS, run_import
+from contactmerge.services.importing.jobs import STALE_SECONDS, run_import
 from contactmerge.storage import imports as repo
 from contactmerge.storage.db import read_only
 from contactmerge.storage.tables import Import

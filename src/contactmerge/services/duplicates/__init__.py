@@ -1,0 +1,1 @@
+"""Duplicates (R5): exact scan, fuzzy suggestions, people's review, and bulk merges as batches."""
