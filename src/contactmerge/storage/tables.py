@@ -409,6 +409,8 @@ class Import(Base):
     filename: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
     mapping: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # How values are read: {"region": "GB"} resolves national phone numbers (else the workspace's region)
+    options: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict, server_default="{}")
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
     # mapping (an admin upload waiting for its column mapping), pending (uploaded, waiting for a worker),
     # running, done, failed, undone
@@ -472,6 +474,23 @@ class DuplicateDecision(Base):
     verdict: Mapped[str] = mapped_column(String(16))  # approved | rejected
     members: Mapped[list[str]] = mapped_column(JSONType, default=list)
     decided_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class DuplicateSuggestion(Base):
+    """One scored pair of a fuzzy suggestion scan (R5): the queue people page through, best first."""
+
+    __tablename__ = "duplicate_suggestions"
+    __table_args__ = (Index("ix_duplicate_suggestions_queue", "workspace_id", "scan_id", "rank"),)
+
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    scan_id: Mapped[str] = mapped_column(String(32), primary_key=True)  # the "suggest" batch that wrote it
+    contact_a: Mapped[str] = mapped_column(String(32), primary_key=True)  # the smaller id
+    contact_b: Mapped[str] = mapped_column(String(32), primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer)  # 0 for the best: the queue's order (score, then ids)
+    score: Mapped[float] = mapped_column(Float)
+    reasons: Mapped[list[str]] = mapped_column(JSONType, default=list)
 
 
 class Batch(Base):
