@@ -1,8 +1,8 @@
 """Duplicate detection quality (issue 6): precision, recall and F1 of exact mode and fuzzy mode.
 
 Exact mode: the clusters of ``services.duplicates.scan.scan`` that are applied without review, as pairs.
-Fuzzy mode: the pairs ``services.duplicates.suggest.scan`` suggests at ``min_score`` 0.8. Exact+fuzzy: both sets of
-pairs, what a person reviewing the suggestions after an exact apply would end up with.
+Fuzzy mode: the pairs ``services.duplicates.suggest.scan`` suggests at ``min_score`` 0.8. Exact+fuzzy:
+both sets of pairs, what a person reviewing the suggestions after an exact apply would end up with.
 
 Datasets: (a) a synthetic generator of contact records with known duplicates (typos, case, Gmail dots
 and tags, phone formats, swapped names, missing fields) and hard negatives (colleagues sharing a

@@ -11,7 +11,7 @@ from contactmerge.domain.fuzzy import Profile, block_keys, company_of, email_loc
 from contactmerge.domain.ids import new_id
 from contactmerge.errors import BadRequest
 from contactmerge.services import contacts, data_attributes, workspaces
-from contactmerge.services.duplicates import suggest
+from contactmerge.services.duplicates import scoring, suggest
 from contactmerge.storage import fuzzy as storage_fuzzy
 from contactmerge.storage.db import make_sessionmaker, transaction
 from contactmerge.storage.tables import Contact, Workspace
@@ -204,7 +204,7 @@ def test_namesakes_with_other_numbered_emails_and_phones_are_compared_but_not_su
     b = profile("b", "John Smith", "john.smith87@gmail.com", "+15125559999", city="Austin")
     scan = suggest.suggest_profiles([a, b])
     assert scan.pairs_compared == 1 and scan.suggestions == ()
-    assert suggest.similarities(a, b) == {"name": 1.0, "email": 0.0, "phone": 0.0, "city": 1.0}
+    assert scoring.similarities(a, b) == {"name": 1.0, "email": 0.0, "phone": 0.0, "city": 1.0}
 
 
 # Stored as they are (no service normalization on the way), so the SQL of each key meets odd text.
