@@ -35,7 +35,8 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
-## Mutation testing of the domain rules ([tool.mutmut] in pyproject.toml: identity, identifiers, merging)
+## Mutation testing of the domain rules ([tool.mutmut] in pyproject.toml: identity, identifiers, merging,
+## and the link rule: linking, names)
 ## by the fast tests; MUTANTS='contactmerge.domain.merging*' narrows it. Prints killed/total per file.
 mutation: $(VENV)/.installed-dev
 	rm -rf mutants && mkdir mutants

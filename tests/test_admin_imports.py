@@ -60,9 +60,11 @@ def test_upload_map_run_download_errors_and_undo_in_the_browser(
 
     expect(page).to_have_url(re.compile(r"/admin/imports/\w+$"))
     expect(page.locator("#import-state")).to_have_text("done")  # the page refreshes itself while running
-    expect(page.locator("#count-created")).to_have_text("2")
+    # Bob's email is no email: he is imported without it (R3: a bad cell costs its value, not the row)
+    expect(page.locator("#count-created")).to_have_text("3")
     expect(page.locator("#count-merged")).to_have_text("1")
-    expect(page.locator("#count-invalid")).to_have_text("1")
+    expect(page.locator("#count-cells_dropped")).to_have_text("1")
+    expect(page.locator("#count-invalid")).to_have_count(0)
     expect(page.locator("#import-progress")).to_have_attribute("value", "100.0")
     assert api.get(f"/contacts/{lead}").status_code == 410
     [ada] = api.post(
@@ -76,7 +78,7 @@ def test_upload_map_run_download_errors_and_undo_in_the_browser(
     download.value.save_as(saved)
     rows = list(csv.reader(io.StringIO(saved.read_text(encoding="utf-8"))))
     assert rows[0] == ["row", "problem", "column", "reason", "cells"]
-    assert rows[1][:3] == ["2", "invalid", "Work Email"] and rows[1][-4:] == [
+    assert rows[1][:3] == ["2", "created", "Work Email"] and rows[1][-4:] == [
         "u2",
         "not-an-email",
         "Bob",
@@ -86,8 +88,8 @@ def test_upload_map_run_download_errors_and_undo_in_the_browser(
 
     page.get_by_role("button", name="Undo this import").click()
     expect(page.locator("#import-state")).to_have_text("undone")
-    expect(page.get_by_role("status")).to_contain_text("2 contacts removed, 1 merge reversed")
-    expect(page.locator("#undo-contacts_removed")).to_have_text("2")
+    expect(page.get_by_role("status")).to_contain_text("3 contacts removed, 1 merge reversed")
+    expect(page.locator("#undo-contacts_removed")).to_have_text("3")
     restored = api.get(f"/contacts/{lead}")
     assert restored.status_code == 200 and restored.json()["name"] == "Website visitor"
     assert api.get("/contacts").json()["total_count"] == 1
@@ -97,7 +99,7 @@ def test_upload_map_run_download_errors_and_undo_in_the_browser(
     expect(listed).to_have_count(1)
     expect(listed).to_contain_text("people.csv")
     expect(listed).to_contain_text("undone")
-    expect(listed).to_contain_text("created 2, merged 1, invalid 1")
+    expect(listed).to_contain_text("created 3, merged 1, rows_with_cell_problems 1, cells_dropped 1")
 
 
 def upload(client: httpx.Client, csrf: str, name: str, content: bytes, role: str = "user") -> httpx.Response:
@@ -148,6 +150,41 @@ def test_bad_uploads_and_mappings_are_refused_on_the_page_and_keep_nothing(
         }
     [created] = api.get("/contacts").json()["data"]
     assert created["email"] == "a@example.com"  # the bad uploads and mappings created nothing
+
+
+def test_an_upload_takes_a_phone_region_and_its_page_shows_the_cells_dropped(
+    server: Server, api: httpx.Client, workspace: WorkspaceKeys
+) -> None:
+    people = b"email,phone,signed_up_at\nuk@example.com,020 7946 0958,yesterday\n"
+    with signed_in_client(server, workspace.token) as client:
+        form = client.get("/admin/imports/new").text
+        assert 'name="region"' in form and 'placeholder="US"' in form
+        csrf = csrf_of(form)
+        files = {"file": ("people.csv", people, "text/csv")}
+        refused = client.post(
+            "/admin/imports", data={"csrf": csrf, "role": "user", "region": "XX"}, files=files
+        )
+        assert refused.status_code == 400 and "region: &#39;XX&#39; is not a region code" in refused.text
+        assert "No imports yet" in client.get("/admin/imports").text
+        accepted = client.post(
+            "/admin/imports", data={"csrf": csrf, "role": "user", "region": "GB"}, files=files
+        )
+        assert accepted.status_code == 303, accepted.text
+        started = client.post(accepted.headers["location"], data={"csrf": csrf})
+        assert started.status_code == 303, started.text
+        import_id = started.headers["location"].split("/")[-1]
+        assert finished(api, f"/imports/{import_id}")["state"] == "done"
+        shown = client.get(f"/admin/imports/{import_id}").text
+        assert "<dt>Phone region</dt><dd>GB</dd>" in shown
+        assert 'id="count-cells_dropped">1<' in shown and "Download errors.csv" in shown
+        errors = list(csv.reader(io.StringIO(client.get(f"/admin/imports/{import_id}/errors.csv").text)))
+        assert errors[1][:3] == ["1", "created", "signed_up_at"]
+    [contact] = api.get("/contacts").json()["data"]
+    assert (contact["phone"], contact["signed_up_at"]) == ("020 7946 0958", None)
+    found = api.post(
+        "/contacts/search", json={"query": {"field": "phone", "operator": "=", "value": "+442079460958"}}
+    )
+    assert found.json()["total_count"] == 1
 
 
 def test_import_forms_without_the_csrf_token_change_nothing(

@@ -25,12 +25,22 @@ def upload(api: httpx.Client, text: str, role: str = "user", **form: str) -> htt
 
 def test_upload_runs_in_the_worker_and_reports(api: httpx.Client) -> None:
     lead = api.post("/contacts", json={"role": "lead", "email": "ada@example.com"}).json()
-    text = "user_id;Email;Name\nu1;ADA@example.com;Ada\nu2;not-an-email;Bob\nu3;cy@example.com;Cy\n"
+    text = (
+        "user_id;Email;Name\nu1;ADA@example.com;Ada\nu2;not-an-email;Bob\nu3;cy@example.com;Cy\n"
+        ";not-an-email;Dee\n"
+    )
     accepted = upload(api, text)
     assert accepted.status_code == 202, accepted.text
     body = finished(api, "/imports/" + accepted.json()["id"])
     assert body["state"] == "done", body
-    assert body["counts"] == {"created": 2, "merged": 1, "invalid": 1}
+    # Bob is kept without his email (R3: a bad cell costs its value); Dee has nothing else to be found by
+    assert body["counts"] == {
+        "created": 3,
+        "merged": 1,
+        "invalid": 1,
+        "rows_with_cell_problems": 1,
+        "cells_dropped": 1,
+    }
     assert body["format"]["delimiter"] == ";"
     assert body["progress"]["percent"] == 100.0
     assert api.get(f"/contacts/{lead['id']}").status_code == 410
@@ -38,11 +48,12 @@ def test_upload_runs_in_the_worker_and_reports(api: httpx.Client) -> None:
     assert errors.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(errors.text)))
     assert rows[0] == ["row", "problem", "column", "reason", "cells"]
-    assert rows[1][:3] == ["2", "invalid", "Email"] and rows[1][-3:] == ["u2", "not-an-email", "Bob"]
+    assert rows[1][:3] == ["2", "created", "Email"] and rows[1][-3:] == ["u2", "not-an-email", "Bob"]
+    assert rows[2][:3] == ["4", "invalid", "Email"] and rows[2][-3:] == ["", "not-an-email", "Dee"]
 
     undone = api.post(f"/imports/{body['id']}/undo")
     assert undone.status_code == 200, undone.text
-    assert undone.json()["undo_report"]["contacts_removed"] == 2
+    assert undone.json()["undo_report"]["contacts_removed"] == 3
     assert api.get(f"/contacts/{lead['id']}").status_code == 200
     again = api.post(f"/imports/{body['id']}/undo")
     assert again.status_code == 409 and again.json()["errors"][0]["code"] == "import_not_undoable"
@@ -55,8 +66,23 @@ def test_dry_run_over_http_writes_nothing(api: httpx.Client) -> None:
     assert api.get("/contacts").json()["total_count"] == 0
 
 
+def test_an_upload_reads_national_phones_in_its_region(api: httpx.Client) -> None:
+    text = "email,phone\nuk@example.com,020 7946 0958\n"
+    accepted = upload(api, text, region="gb")
+    assert accepted.status_code == 202 and accepted.json()["region"] == "GB", accepted.text
+    assert finished(api, "/imports/" + accepted.json()["id"])["counts"] == {"created": 1}
+    [contact] = api.get("/contacts").json()["data"]
+    assert contact["phone"] == "020 7946 0958"
+    found = api.post(
+        "/contacts/search", json={"query": {"field": "phone", "operator": "=", "value": "+442079460958"}}
+    )
+    assert found.json()["total_count"] == 1, found.text
+
+
 def test_bad_uploads_are_refused_naming_the_field(api: httpx.Client) -> None:
     assert upload(api, "email\na@example.com\n", role="admin").json()["errors"][0]["field"] == "role"
+    refused = upload(api, "email\na@example.com\n", region="XX")
+    assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "region"
     assert upload(api, "").json()["errors"][0]["field"] == "file"
     bad_map = upload(api, "email\na@example.com\n", map="{not json")
     assert bad_map.status_code == 400 and bad_map.json()["errors"][0]["field"] == "map"

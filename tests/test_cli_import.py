@@ -16,7 +16,7 @@ def test_dry_run_then_import_then_errors_then_undo(isolated_database: Database, 
     ws = ["--workspace", make_workspace(database).app_id]
     path = tmp_path / "users.csv"
     path.write_text(
-        "User ID,E-Mail,Name,Colour\nu1,ada@example.com,Ada,red\nu2,not-an-email,Bob,blue\n"
+        "User ID,E-Mail,Name,Colour\nu1,ada@example.com,Ada,red\n,not-an-email,Bob,blue\n"
         "u3,cy@example.com,Cy,green\n",
         encoding="utf-8",
     )

@@ -1,5 +1,5 @@
-"""CSV import mapping (R3): which column feeds which field, and each row's text as typed values or the
-column at fault."""
+"""CSV import mapping (R3): which column feeds which field, and each row's text as typed values, each cell
+that does not validate left out and named with its column (it costs that value, not the row)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from contactmerge.domain.importing import (
+    CellProblem,
     ColumnMap,
     RowProblem,
     RowValues,
@@ -166,6 +167,14 @@ def test_mapping_errors_name_the_column_or_field(
     assert named in str(caught.value)
 
 
+def dropped(values: RowValues | RowProblem) -> CellProblem:
+    """The one cell problem of a one-column row, whose value is left out."""
+    assert isinstance(values, RowValues)
+    assert (values.fields, values.custom_attributes, values.tags) == ({}, {}, ())
+    (problem,) = values.problems
+    return problem
+
+
 def one_column(field: str, text: str) -> RowValues | RowProblem:
     header = [f"the {field} column"]
     return map_row([text], auto_map(header, CUSTOM, {header[0]: field}), header, CUSTOM)
@@ -227,8 +236,7 @@ def test_standard_values_accepted(field: str, text: str, expected: Any) -> None:
     ],
 )
 def test_standard_values_refused_naming_the_column(field: str, text: str, reason: str) -> None:
-    problem = one_column(field, text)
-    assert isinstance(problem, RowProblem)
+    problem = dropped(one_column(field, text))
     assert problem.column == f"the {field} column"
     assert reason in problem.reason
 
@@ -283,8 +291,7 @@ def test_custom_values_typed_by_their_data_attribute(attribute: str, text: str, 
     ],
 )
 def test_custom_values_refused_naming_the_column(attribute: str, text: str, reason: str) -> None:
-    problem = one_column(f"custom_attributes.{attribute}", text)
-    assert isinstance(problem, RowProblem)
+    problem = dropped(one_column(f"custom_attributes.{attribute}", text))
     assert problem.column == f"the custom_attributes.{attribute} column"
     assert reason in problem.reason
     assert repr(text[:40])[:-1] in problem.reason  # the value is quoted, shortened when long
@@ -347,12 +354,41 @@ def test_a_name_column_wins_over_first_and_last_name_unless_it_is_empty() -> Non
         {"name": "Ada Lovelace"}, {}, ()
     )
     too_long = map_row(["", "x" * 200, "y" * 100], column_map, header, {})
-    assert too_long == RowProblem("first_name", "makes a name longer than 255 characters")
+    assert too_long == RowValues(
+        {}, {}, (), (CellProblem("first_name", "makes a name longer than 255 characters"),)
+    )
 
 
-def test_a_tag_too_long_is_a_problem_of_the_tags_column() -> None:
-    problem = row("u-1", "", "", "", "ok;" + "t" * 256)
-    assert problem == RowProblem("tags", "has a tag longer than 255 characters")
+def test_a_tag_too_long_is_dropped_and_the_other_tags_kept() -> None:
+    assert row("u-1", "", "", "", "ok;" + "t" * 256) == RowValues(
+        {"external_id": "u-1"}, {}, ("ok",), (CellProblem("tags", "has a tag longer than 255 characters"),)
+    )
+
+
+def test_every_bad_cell_of_a_row_is_named_and_the_good_ones_kept() -> None:
+    values = row("u-1", "a@example.com", "Ada", "", "vip", "many", "")
+    assert values == RowValues(
+        {"external_id": "u-1", "email": "a@example.com", "name": "Ada"},
+        {},
+        ("vip",),
+        (CellProblem("seats", "'many' must be a whole number"),),
+    )
+    header = ["email", "signed_up_at", "owner_id", "seats", "name"]
+    values = map_row(
+        ["a@example.com", "yesterday", "ten", "4.2", "Ada\x00"], auto_map(header, CUSTOM, {}), header, CUSTOM
+    )
+    assert isinstance(values, RowValues)
+    assert values.fields == {"email": "a@example.com"}
+    assert [p.column for p in values.problems] == ["signed_up_at", "owner_id", "seats", "name"]
+
+
+def test_a_country_column_maps_unless_a_data_attribute_has_its_name() -> None:
+    assert auto_map(["email", "Country"], {}, {}).fields == ("email", "country")
+    assert auto_map(["email", "country_code"], {}, {}).fields == ("email", "country")
+    assert auto_map(["email", "Country"], {"Country": "string"}, {}).fields == (
+        "email",
+        "custom_attributes.Country",
+    )
 
 
 def test_a_real_messy_file_maps_through() -> None:
@@ -397,7 +433,11 @@ def test_a_real_file_of_bad_values_names_each_bad_column() -> None:
     fmt = sniff(lambda: path.open("rb"))
     column_map = auto_map(fmt.header, CUSTOM, {})
     outcome = {
-        n: (m.column, m.reason) if isinstance(m, RowProblem) else m
+        n: (m.column, m.reason)
+        if isinstance(m, RowProblem)
+        else (m.fields["external_id"], *((p.column, p.reason) for p in m.problems))
+        if m.problems
+        else m
         for n, cells in read_rows(lambda: path.open("rb"), fmt)
         for m in [map_row(cells, column_map, fmt.header, CUSTOM)]
     }
@@ -414,13 +454,13 @@ def test_a_real_file_of_bad_values_names_each_bad_column() -> None:
             (),
         ),
         2: RowValues({"external_id": "u-2", "email": "not-an-email"}, {}, ()),
-        3: ("signed_up_at", "'15/01/2024' must be a Unix timestamp or an ISO 8601 date"),
-        4: ("owner_id", "'ten' must be a whole number (an admin id)"),
-        5: ("unsubscribed", "'maybe' must be true or false (yes/no, 1/0)"),
-        6: ("seats", "'4.2' must be a whole number"),
-        7: ("score", "'abc' must be a number like 3.5"),
-        8: ("trial", "'sometimes' must be true or false (yes/no, 1/0)"),
-        9: ("renews", "'yesterday' must be a Unix timestamp or an ISO 8601 date"),
-        10: ("plan", f"'{'x' * 40}…' must be at most 255 characters"),
+        3: ("u-3", ("signed_up_at", "'15/01/2024' must be a Unix timestamp or an ISO 8601 date")),
+        4: ("u-4", ("owner_id", "'ten' must be a whole number (an admin id)")),
+        5: ("u-5", ("unsubscribed", "'maybe' must be true or false (yes/no, 1/0)")),
+        6: ("u-6", ("seats", "'4.2' must be a whole number")),
+        7: ("u-7", ("score", "'abc' must be a number like 3.5")),
+        8: ("u-8", ("trial", "'sometimes' must be true or false (yes/no, 1/0)")),
+        9: ("u-9", ("renews", "'yesterday' must be a Unix timestamp or an ISO 8601 date")),
+        10: ("u-10", ("plan", f"'{'x' * 40}…' must be at most 255 characters")),
         11: ("(row)", "has 11 cells but the header has 10 columns"),
     }

@@ -9,7 +9,15 @@ from hypothesis import strategies as st
 
 from contactmerge.domain.identifiers import canonical_email
 from contactmerge.errors import BadRequest
-from contactmerge.services.normalizing import _PLAIN_EMAIL, normalize_email, normalize_phone
+from contactmerge.services.normalizing import (
+    _PLAIN_EMAIL,
+    Phone,
+    check_region,
+    country_region,
+    normalize_email,
+    normalize_phone,
+    read_phone,
+)
 
 LOCAL = st.text(alphabet="abcXYZ019.!#$%&'*+/=?^_`{|}~-\"", min_size=0, max_size=70)
 LABEL = st.text(alphabet="abzAZ09-", min_size=0, max_size=64)
@@ -74,3 +82,73 @@ def test_phones_become_e164() -> None:
     assert normalize_phone("(512) 555-0100", "US")[1] == "+15125550100"
     with pytest.raises(BadRequest):
         normalize_phone("12", "US")
+
+
+@pytest.mark.parametrize(
+    ("given", "region", "e164"),
+    [
+        ("00 44 20 7946 0958", "US", "+442079460958"),  # "00" where the region's own prefix is "011"
+        ("(00) 44 20 7946 0958", "US", "+442079460958"),
+        ("001 512 555 0100", "US", "+15125550100"),
+        ("001 512 555 0100", "GB", "+15125550100"),
+        ("011 44 20 7946 0958", "US", "+442079460958"),
+        ("011 44 20 7946 0958", "GB", "+442079460958"),  # "011" where the region's own prefix is "00"
+        ("0113 496 0000", "GB", "+441134960000"),  # a Leeds number, not the "011" prefix
+        ("020 7946 0958", "GB", "+442079460958"),
+        ("030 12345678", "DE", "+493012345678"),
+        ("06 12 34 56 78", "FR", "+33612345678"),
+        ("+1 512 555 0100", "DE", "+15125550100"),
+        # valid only elsewhere, or nowhere: no E.164 form (never a fake +1)
+        ("06 12 34 56 78", "US", None),
+        ("020 7946 0958", "US", None),
+        ("44 20 7946 0958", "US", None),  # a country code without + or a prefix is not guessed
+        ("+1 555 0100", "US", None),
+        ("12", "US", None),
+    ],
+)
+def test_phones_are_read_internationally_or_in_the_region_and_must_be_valid(
+    given: str, region: str, e164: str | None
+) -> None:
+    phone = read_phone(given, region)
+    assert (phone.given, phone.e164, phone.kept) == (given, e164, True)
+    assert (phone.problem is None) == (e164 is not None)
+    if e164 is None:
+        with pytest.raises(BadRequest) as refused:
+            normalize_phone(given, region)
+        assert refused.value.field == "phone" and "not a valid phone number" in refused.value.message
+
+
+@pytest.mark.parametrize("text", ["n/a", "call me", "0", "-1", "+"])
+def test_text_that_is_no_number_is_not_kept(text: str) -> None:
+    assert read_phone(text, "US") == Phone(text, None, f"{text!r} is not a phone number", kept=False)
+
+
+@pytest.mark.parametrize(
+    ("text", "region"),
+    [
+        ("GB", "GB"),
+        ("gb", "GB"),
+        ("UK", "GB"),
+        (" United  Kingdom ", "GB"),
+        ("GBR", "GB"),
+        ("Deutschland", "DE"),
+        ("Allemagne", "DE"),
+        ("DEU", "DE"),
+        ("usa", "US"),
+        ("United States", "US"),
+        ("South Korea", "KR"),
+        ("Narnia", None),
+        ("", None),
+        ("Antarctica", None),  # a country without a numbering plan of its own
+    ],
+)
+def test_a_country_cell_names_a_region(text: str, region: str | None) -> None:
+    assert country_region(text) == region
+
+
+def test_region_codes_are_checked() -> None:
+    assert check_region(" gb ", field="region") == "GB"
+    for bad in ("XX", "Germany", "", "001"):
+        with pytest.raises(BadRequest) as refused:
+            check_region(bad, field="region")
+        assert refused.value.field == "region"

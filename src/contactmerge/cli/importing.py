@@ -30,6 +30,12 @@ def import_command(
         help="column=field, e.g. 'E-mail=email' or 'Plan=custom_attributes.plan' or 'Notes=ignore'.",
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Report what would happen; write nothing."),
+    region: str | None = typer.Option(
+        None,
+        "--region",
+        help="ISO country (GB, DE…) of phone numbers written without +country "
+        "(default: the workspace's phone region, else the server's); a row's country column wins.",
+    ),
     resume: str | None = typer.Option(
         None, "--resume", metavar="IMPORT_ID", help="Continue an interrupted import."
     ),
@@ -50,6 +56,7 @@ def import_command(
                 mapping=importing.parse_mapping(mapping),
                 dry_run=dry_run,
                 size_bytes=file.stat().st_size,
+                region=region,
             )
         workspace_id, import_id = chosen.id, job.id
     engine = make_engine(config.database_url)
@@ -93,6 +100,11 @@ def print_report(job: Import) -> None:
     if job.unknown_columns:
         console.print(
             "columns ignored (no such field or data attribute): " + ", ".join(job.unknown_columns),
+            highlight=False,
+        )
+    if job.counts.get("rows_with_cell_problems"):
+        console.print(
+            "rows are applied without the cells that did not validate; errors.csv names each cell",
             highlight=False,
         )
     if not job.dry_run and job.state == "done":

@@ -1,50 +1,23 @@
 """Exact-key duplicate detection (R5): contacts sharing a normalized email, external_id or phone form
 clusters, transitively, by union-find over only the contacts that share a key.
 
-Shared identifiers are not always proof: a role mailbox (``info@``, ``support@``…) or a phone used by
-contacts whose names disagree is held for review instead of linking them. Junk values never link.
+Shared identifiers are not always proof: the link rule (``domain.linking``, the one the import asks too)
+holds a role mailbox or a phone shared by people whose names are not compatible, and an email shared by
+people whose names clearly disagree, for review instead of linking them. Junk values never link.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import NamedTuple
 
-from contactmerge.domain.identifiers import junk_test
+from contactmerge.domain.linking import ROLE_MAILBOXES as ROLE_MAILBOXES  # the old home of the list
+from contactmerge.domain.linking import link_rule
+from contactmerge.domain.linking import needs_approval as needs_approval  # the scan's callers read it here
 
 KEYS = ("email", "external_id", "phone")
-ROLE_MAILBOXES = frozenset(
-    {
-        "info",
-        "support",
-        "sales",
-        "contact",
-        "contacts",
-        "admin",
-        "hello",
-        "help",
-        "team",
-        "office",
-        "billing",
-        "accounts",
-        "noreply",
-        "no-reply",
-        "enquiries",
-        "inquiries",
-        "marketing",
-        "hr",
-        "jobs",
-        "careers",
-        "service",
-        "customerservice",
-        "feedback",
-        "webmaster",
-        "postmaster",
-    }
-)
 
 
 class Member(NamedTuple):  # a tuple: a scan builds one per sharing contact, hundreds of thousands
@@ -81,52 +54,17 @@ class Scan:
     held: tuple[HeldKey, ...]
 
 
-_NOT_LETTERS = re.compile(r"[^a-z]")
-
-
-def _name_key(name: str | None) -> str:
-    return _NOT_LETTERS.sub("", (name or "").lower())
-
-
-def names_disagree(members: Iterable[Member]) -> bool:
-    """Two or more different non-empty names (compared without case, spaces or punctuation)."""
-    names = {m.name for m in members} - {None, ""}
-    if len(names) < 2:  # the same name as written (most duplicates): no need to compare them loosely
-        return False
-    return len({_name_key(name) for name in names} - {""}) > 1
-
-
-JUNK = "a placeholder value never identifies anyone"
-ROLE_MAILBOX = "a role mailbox shared by people whose names disagree"
-SWITCHBOARD = "a phone (a switchboard?) shared by people whose names disagree"
-
-
 def hold_reasons(
     members: Mapping[str, Member], blocklist: Iterable[str]
 ) -> Callable[[SharedKey], str | None]:
-    """Why a shared key must not link its contacts, or None when it may; the blocklist folded once for
-    many keys, names read only when a rule needs them."""
-    junk = junk_test(blocklist)
-
-    def disagree(ids: tuple[str, ...]) -> bool:
-        if len(ids) == 2:  # most keys: two contacts, compared without building sets
-            a, b = members.get(ids[0]), members.get(ids[1])
-            first, second = a.name if a else None, b.name if b else None
-            if not first or not second or first == second:
-                return False
-            one, other = _name_key(first), _name_key(second)
-            return bool(one) and bool(other) and one != other
-        return names_disagree(members[c] for c in ids if c in members)
+    """Why a shared key must not link its contacts (the link rule, ``domain.linking``), or None when it
+    may; the blocklist folded once for many keys."""
+    refusal = link_rule(blocklist)
+    get = members.get
 
     def reason(key: SharedKey) -> str | None:
         kind, value, ids = key
-        if junk(value):
-            return JUNK
-        if kind == "email" and value.partition("@")[0] in ROLE_MAILBOXES and disagree(ids):
-            return ROLE_MAILBOX
-        if kind == "phone" and disagree(ids):
-            return SWITCHBOARD
-        return None
+        return refusal(kind, value, [m for m in map(get, ids) if m is not None])
 
     return reason
 
@@ -187,9 +125,3 @@ def survivor(members: Sequence[Member]) -> Member:
     return max(
         members, key=lambda m: (m.role == "user", m.verified, m.last_seen_at or 0, -m.created_at, m.id)
     )
-
-
-def needs_approval(members: Sequence[Member]) -> str | None:
-    """A cluster with two or more users is never applied without explicit, forced approval."""
-    users = sum(1 for m in members if m.role == "user")
-    return f"{users} users: merged only on explicit, forced approval" if users > 1 else None

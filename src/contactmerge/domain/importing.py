@@ -1,8 +1,12 @@
 """CSV import rules (R3): which column feeds which field, and each row's text as typed values.
 
 Pure: the service reads the file (services/importing/source.py), validates emails and phones with their
-libraries, matches and writes. Here a header becomes a ``ColumnMap`` and a row becomes ``RowValues``, or a
-``RowProblem`` naming the offending column, so no invalid row is ever half-written.
+libraries, matches and writes. Here a header becomes a ``ColumnMap`` and a row becomes ``RowValues``.
+
+A cell that does not validate costs that value, not the row (R3): ``RowValues.problems`` names each
+dropped cell's column and why, and the row keeps its other values. Only a row whose cells cannot be told
+apart is a ``RowProblem`` as a whole: more cells than the header has columns (each value may sit under
+the wrong column). Whether the row still has an identifier is the service's decision (it validates emails).
 """
 
 from __future__ import annotations
@@ -30,7 +34,10 @@ STANDARD_FIELDS = (
     "tags",
     "first_name",
     "last_name",
+    "country",
 )
+# Standard fields that a workspace's data attribute of the same name wins over when guessing a column.
+YIELDING_FIELDS = frozenset({"country"})
 CUSTOM_PREFIX = "custom_attributes."
 IGNORE = "ignore"
 ROW = "(row)"
@@ -42,9 +49,13 @@ COUNT_LABELS: Mapping[str, str] = {
     "folded": "lead rows folded into a matching user",
     "merged": "leads merged into their user (csv_import)",
     "conflict": "rows matching two different contacts (not applied)",
+    "kept_apart": "rows kept apart from a contact sharing their email (another person: see errors.csv)",
     "duplicate": "duplicate rows in the file (not applied)",
     "no_identifier": "rows with no external_id or email (not applied)",
     "invalid": "invalid rows (not applied)",
+    "rows_with_cell_problems": "rows applied with a cell dropped or kept as given (see errors.csv)",
+    "cells_dropped": "cells dropped (a value that does not validate)",
+    "phones_kept_as_given": "phones kept as given, without an E.164 form",
     "merge_held": "merges held for review (fan-in cap)",
     "merge_refused": "merges refused",
 }
@@ -80,6 +91,10 @@ ALIASES: Mapping[str, str] = {
     "avatar_url": "avatar",
     "unsubscribed": "unsubscribed_from_emails",
     "tag": "tags",
+    "country_code": "country",
+    "countrycode": "country",
+    "country_name": "country",
+    "location_country": "country",
 }
 
 # Longest text each string field's column holds; a longer value is refused, never truncated.
@@ -92,6 +107,7 @@ MAX_LENGTHS: Mapping[str, int] = {
     "last_name": 255,
     "avatar": 1024,
     "language_override": 16,
+    "country": 128,
 }
 MAX_TAG_LENGTH = 255
 TIMESTAMP_FIELDS = ("signed_up_at", "last_seen_at")
@@ -131,6 +147,16 @@ class RowValues:
     fields: dict[str, Any]
     custom_attributes: dict[str, Any]
     tags: tuple[str, ...]
+    problems: tuple[CellProblem, ...] = ()
+
+
+@dataclass(frozen=True)
+class CellProblem:
+    """A cell whose value is not imported (R3): the header text of its column and why."""
+
+    column: str
+    reason: str
+    kept: bool = False  # the value is kept as given; only its normalized form is missing
 
 
 @dataclass(frozen=True)
@@ -225,7 +251,7 @@ def _custom_keys(custom_attributes: Mapping[str, str]) -> dict[str, str]:
 def _guess(text: str, custom_attributes: Mapping[str, str], custom_by_key: Mapping[str, str]) -> str | None:
     stripped = text.strip()
     key = normalize_header(text)
-    if key in STANDARD_FIELDS:
+    if key in STANDARD_FIELDS and key not in YIELDING_FIELDS:
         return key
     # a workspace's own attribute name says more than our guess at what an alias means
     if stripped in custom_attributes:
@@ -234,7 +260,7 @@ def _guess(text: str, custom_attributes: Mapping[str, str], custom_by_key: Mappi
         return stripped
     if key in custom_by_key:
         return CUSTOM_PREFIX + custom_by_key[key]
-    return ALIASES.get(key)
+    return key if key in YIELDING_FIELDS else ALIASES.get(key)
 
 
 def _refuse_duplicates(header: Sequence[str], fields: Sequence[str | None]) -> None:
@@ -253,13 +279,15 @@ def _refuse_duplicates(header: Sequence[str], fields: Sequence[str | None]) -> N
 def map_row(
     cells: Sequence[str], column_map: ColumnMap, header: Sequence[str], custom_attributes: Mapping[str, str]
 ) -> RowValues | RowProblem:
-    """The row's values typed for its fields (R3), or the first problem with the column it is in."""
+    """The row's values typed for its fields (R3), each cell that does not validate left out and named
+    in ``problems``; a ``RowProblem`` only when the row has more cells than the header has columns."""
     extra = cells[len(header) :]
     if any(cell.strip() for cell in extra):
         return RowProblem(ROW, f"has {len(cells)} cells but the header has {len(header)} columns")
     fields: dict[str, Any] = {}
     custom: dict[str, Any] = {}
     tags: tuple[str, ...] = ()
+    problems: list[CellProblem] = []
     parts: dict[str, tuple[str, str]] = {}  # first_name / last_name → (value, column)
     count = len(cells)
     for index, field in column_map.mapped:
@@ -268,34 +296,38 @@ def map_row(
         value = cells[index].strip()
         if not value:
             continue
+        column = header[index]
         if "\x00" in value:
-            return RowProblem(header[index], "contains a NUL character")
+            problems.append(CellProblem(column, f"{_quoted(value)} contains a NUL character"))
+            continue
         typed: Any
         if field.startswith(CUSTOM_PREFIX):
             name = field[len(CUSTOM_PREFIX) :]
             typed = parse_custom(custom_attributes.get(name, ""), value)
             if isinstance(typed, InvalidValue):
-                return RowProblem(header[index], f"{_quoted(value)} {typed.reason}")
-            custom[name] = typed
+                problems.append(CellProblem(column, f"{_quoted(value)} {typed.reason}"))
+            else:
+                custom[name] = typed
         elif field == "tags":
-            tags = split_tags(value)
-            if any(len(tag) > MAX_TAG_LENGTH for tag in tags):
-                return RowProblem(header[index], f"has a tag longer than {MAX_TAG_LENGTH} characters")
+            tags = tuple(tag for tag in split_tags(value) if len(tag) <= MAX_TAG_LENGTH)
+            if len(tags) < len(split_tags(value)):
+                problems.append(CellProblem(column, f"has a tag longer than {MAX_TAG_LENGTH} characters"))
         else:
             typed = parse_standard(field, value)
             if isinstance(typed, InvalidValue):
-                return RowProblem(header[index], f"{_quoted(value)} {typed.reason}")
-            if field in NAME_PARTS:
-                parts[field] = (value, header[index])
+                problems.append(CellProblem(column, f"{_quoted(value)} {typed.reason}"))
+            elif field in NAME_PARTS:
+                parts[field] = (value, column)
             else:
                 fields[field] = typed
     if "name" not in fields and parts:
         name = " ".join(parts[p][0] for p in NAME_PARTS if p in parts)
-        if len(name) > MAX_LENGTHS["name"]:
+        if len(name) <= MAX_LENGTHS["name"]:
+            fields["name"] = name
+        else:
             column = parts.get("first_name", parts.get("last_name", ("", "")))[1]
-            return RowProblem(column, f"makes a name longer than {MAX_LENGTHS['name']} characters")
-        fields["name"] = name
-    return RowValues(fields, custom, tags)
+            problems.append(CellProblem(column, f"makes a name longer than {MAX_LENGTHS['name']} characters"))
+    return RowValues(fields, custom, tags, tuple(problems))
 
 
 def parse_standard(field: str, text: str) -> Any | InvalidValue:

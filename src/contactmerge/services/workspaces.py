@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from contactmerge.domain.ids import new_id, now
 from contactmerge.errors import BadRequest, NotFound, Unauthorized
+from contactmerge.services.normalizing import check_region
 from contactmerge.storage import workspaces as repo
 from contactmerge.storage.tables import ApiToken, Workspace
 
@@ -108,9 +109,11 @@ def update_settings(
     email_match: str | None = None,
     fan_in_cap: int | None = None,
     dedupe_provider_rules: bool | None = None,
+    phone_region: str | None = None,
 ) -> Workspace:
-    """Change how a workspace verifies logins (§4), applies R2, caps merges into one contact (§3), and
-    whether the exact duplicate scan (R5) reads emails as their provider does (Gmail dots, ``+tag``)."""
+    """Change how a workspace verifies logins (§4), applies R2, caps merges into one contact (§3),
+    whether the exact duplicate scan (R5) reads emails as their provider does (Gmail dots, ``+tag``), and
+    the region its CSV imports read national phone numbers in (R3)."""
     if identity_verification is not None:
         if identity_verification not in VERIFICATION_MODES:
             raise BadRequest(
@@ -131,6 +134,8 @@ def update_settings(
         settings["merge_fan_in_cap"] = fan_in_cap
     if dedupe_provider_rules is not None:
         settings["dedupe_provider_rules"] = dedupe_provider_rules
+    if phone_region is not None:
+        settings["phone_region"] = check_region(phone_region, field="phone_region")
     workspace.settings = settings
     db.flush()
     return workspace

@@ -73,6 +73,24 @@ def users_by_external_id(db: DbSession, workspace_id: str, external_ids: Iterabl
     return {c.external_id: c for c in rows if c.external_id}
 
 
+def written_by_import(
+    db: DbSession, workspace_id: str, import_id: str, external_ids: Iterable[str]
+) -> dict[str, str]:
+    """external_id -> id of the live contacts with one of these external_ids that this import wrote."""
+    ids = sorted(set(external_ids))
+    if not ids:
+        return {}
+    rows = db.execute(
+        select(Contact.external_id, Contact.id).where(
+            Contact.workspace_id == workspace_id,
+            among(db, Contact.external_id, ids),
+            Contact.last_import_id == import_id,
+            Contact.merged_into_id.is_(None),
+        )
+    )
+    return {external_id: contact_id for external_id, contact_id in rows if external_id}
+
+
 def live_by_email(db: DbSession, workspace_id: str, emails: Iterable[str]) -> dict[str, list[Contact]]:
     """Live users and leads by normalized email."""
     wanted = sorted(set(emails))

@@ -33,7 +33,7 @@ router = APIRouter(include_in_schema=False, route_class=AdminRoute)
 PER_PAGE = 50
 UPLOAD_CHUNK = 1 << 20
 RUNNING = ("uploading", "pending", "running")
-PROBLEMS = ("invalid", "duplicate", "conflict", "no_identifier")
+PROBLEMS = ("invalid", "duplicate", "conflict", "no_identifier", "rows_with_cell_problems")
 
 
 def _problem(error: BadRequest) -> str:
@@ -68,7 +68,20 @@ def _many(count: int, noun: str) -> str:
 
 @router.get("/admin/imports/new", response_class=HTMLResponse)
 def upload_form(request: Request, ctx: AdminContext = Depends(admin_context)) -> HTMLResponse:
-    return render(request, "admin/import_new.html", ctx, role="user", dry_run=False, error=None)
+    return render(
+        request,
+        "admin/import_new.html",
+        ctx,
+        role="user",
+        dry_run=False,
+        region="",
+        default_region=_default_region(ctx),
+        error=None,
+    )
+
+
+def _default_region(ctx: AdminContext) -> str:
+    return str((ctx.workspace.settings or {}).get("phone_region") or ctx.settings.default_phone_region)
 
 
 @router.post("/admin/imports")
@@ -76,6 +89,7 @@ def upload(
     request: Request, ctx: AdminContext = Depends(admin_context), form: FormData = Depends(checked_form)
 ) -> Response:
     role, dry_run = str(form.get("role", "")), form.get("dry_run") == "true"
+    region = str(form.get("region") or "").strip()
     file = form.get("file")
     try:
         if not isinstance(file, UploadFile) or not file.filename:
@@ -88,6 +102,7 @@ def upload(
             dry_run=dry_run,
             chunks=iter(partial(file.file.read, UPLOAD_CHUNK), b""),
             max_bytes=ctx.settings.max_upload_bytes,
+            region=region or None,
         )
     except BadRequest as error:
         ctx.db.rollback()  # the draft and the chunks stored so far: nothing is kept
@@ -98,6 +113,8 @@ def upload(
             status_code=400,
             role=role,
             dry_run=dry_run,
+            region=region,
+            default_region=_default_region(ctx),
             error=_problem(error),
         )
     ctx.commit()

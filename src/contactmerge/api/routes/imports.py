@@ -29,6 +29,7 @@ def shape(job: Import) -> dict[str, Any]:
         "dry_run": job.dry_run,
         "state": job.state,
         "mapping": job.mapping,
+        "region": (job.options or {}).get("region"),
         "format": job.file_format,
         "progress": {
             "rows": job.rows_done,
@@ -54,6 +55,10 @@ def upload(
         default=None, description='JSON object {"column": "field"} overriding the auto-mapping'
     ),
     dry_run: bool = Form(default=False),
+    region: str | None = Form(
+        default=None,
+        description="ISO country of phone numbers written without +country (default: the workspace's)",
+    ),
     ctx: ApiContext = Depends(api_context),
 ) -> JSONResponse:
     mapping: dict[str, str] = {}
@@ -76,6 +81,7 @@ def upload(
         dry_run=dry_run,
         chunks=iter(partial(file.file.read, UPLOAD_CHUNK), b""),
         max_bytes=ctx.settings.max_upload_bytes,
+        region=region or None,
     )
     ctx.commit()
     wake_worker(request)

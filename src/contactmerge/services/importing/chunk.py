@@ -1,8 +1,16 @@
 """One chunk of a CSV import (R3): validate rows, match them set-based, write, and merge matching leads.
 
-Match order for a row: external_id, then email (falling back to email when external_id finds nothing).
-An imported user absorbs every live lead with its email (reason ``csv_import``). An imported lead that
-matches a user only fills what the user lacks. A row that names two different contacts is not applied.
+Match order for a row: external_id, then email (falling back to email when external_id finds nothing),
+decided by ``matching.Matcher`` with the link rule the duplicate scan uses. An imported user absorbs the
+live leads with its email that the link rule allows (reason ``csv_import``). An imported lead that matches
+a user only fills what the user lacks. A row that names two different contacts is not applied; a row the
+link rule keeps apart from a contact is imported on its own and reported (``kept_apart``).
+
+A cell that does not validate costs that value, not the row: the row is applied without it (a phone that
+is not valid where it was read is kept as given, without an E.164 form) and its ImportRow names the cells.
+Only the row's identifiers can cost the row: with neither a valid external_id nor a valid email it is
+refused, naming the identifier columns that did not validate. Phones are read in the row's country
+(its ``country`` column) when it names one, else in the import's region (``ChunkContext.region``).
 """
 
 from __future__ import annotations
@@ -15,11 +23,18 @@ from sqlalchemy.orm import Session as DbSession
 
 from contactmerge.domain.identifiers import email_domain
 from contactmerge.domain.ids import new_id, now
-from contactmerge.domain.importing import ROW, ColumnMap, RowProblem, map_row
+from contactmerge.domain.importing import ROW, CellProblem, ColumnMap, RowProblem, map_row
 from contactmerge.errors import BadRequest
 from contactmerge.services import merging
+from contactmerge.services.importing.matching import KeptApart, Matcher, RowKeys, report_kept_apart
 from contactmerge.services.importing.source import CsvRow
-from contactmerge.services.normalizing import check_identifier, normalize_email, normalize_phone
+from contactmerge.services.normalizing import (
+    check_identifier,
+    country_name,
+    country_region,
+    normalize_email,
+    read_phone,
+)
 from contactmerge.storage import imports as repo
 from contactmerge.storage.tables import Contact, Import, Workspace
 
@@ -33,6 +48,9 @@ PLAIN = (
     "language_override",
 )
 SAMPLE_LIMIT = 1000
+COLUMN_LENGTH = 255  # import_rows.column
+IDENTIFIERS = ("external_id", "email")
+APPLIED = ("created", "updated", "folded", "unchanged")
 
 
 @dataclass
@@ -47,6 +65,8 @@ class Prepared:
     plain: dict[str, Any]
     custom: dict[str, Any]
     tags: tuple[str, ...]
+    problems: tuple[CellProblem, ...] = ()  # cells not imported, or phones kept only as given
+    created_id: str | None = None  # the contact this row created, once _new_contact built it
 
 
 @dataclass
@@ -62,7 +82,7 @@ class ChunkContext:
     column_map: ColumnMap
     header: tuple[str, ...]
     custom_types: dict[str, str]
-    region: str
+    region: str  # national phone numbers are read here, unless the row's country column says otherwise
 
 
 def process_chunk(db: DbSession, ctx: ChunkContext, rows: list[CsvRow]) -> ChunkOutcome:
@@ -70,86 +90,43 @@ def process_chunk(db: DbSession, ctx: ChunkContext, rows: list[CsvRow]) -> Chunk
     out = ChunkOutcome()
     prepared = [p for p in (_prepare(ctx, row, out) for row in rows) if p is not None]
     ws = ctx.workspace.id
-    by_external = repo.users_by_external_id(db, ws, [p.external_id for p in prepared if p.external_id])
-    by_email = repo.live_by_email(db, ws, [p.email_normalized for p in prepared if p.email_normalized])
-    seen: dict[str, int] = {}
+    keys = [RowKeys(p.row_number, p.external_id, p.email_normalized, p.plain.get("name")) for p in prepared]
+    matcher = Matcher(db, ctx.workspace, ctx.job, keys)
     new_rows: list[dict[str, Any]] = []
     merges: list[merging.MergeRequest] = []
     tagged: list[tuple[str, tuple[str, ...]]] = []
+    kept_apart: list[KeptApart] = []
     stamp = now()
-    for p in prepared:
-        keys = [
-            k
-            for k in (
-                f"x:{p.external_id}" if p.external_id else None,
-                f"m:{p.email_normalized}" if p.email_normalized else None,
-            )
-            if k
-        ]
-        first = next((seen[k] for k in keys if k in seen), None)
-        if first is not None:
-            _problem(out, p, "duplicate", None, f"same contact as row {first} of this file")
+    for p, row in zip(prepared, keys, strict=True):
+        found = matcher.match(row)
+        if found.action in ("duplicate", "conflict"):
+            _problem(out, p, found.action, None, found.reason or found.action)
             continue
-        for key in keys:
-            seen[key] = p.row_number
-        # a user whose email was only claimed (design §4) is never the one a row's email names
-        users = [
-            c for c in by_email.get(p.email_normalized or "", []) if c.role == "user" and c.email_verified
-        ]
-        by_ext = by_external.get(p.external_id or "")
-        email_user = max(users, key=lambda c: (c.last_seen_at or 0, c.id), default=None)
-        if by_ext is not None and email_user is not None and by_ext.id != email_user.id:
-            _problem(
-                out,
-                p,
-                "conflict",
-                None,
-                f"external_id names contact {by_ext.id} but email names contact {email_user.id}",
-            )
-            continue
-        if by_ext is None and email_user is not None and p.external_id and email_user.external_id:
-            _problem(
-                out,
-                p,
-                "conflict",
-                None,
-                f"email names contact {email_user.id}, whose external_id is {email_user.external_id}",
-            )
-            continue
-        user = by_ext or email_user
-        if user is not None and user.last_import_id == ctx.job.id:
-            _problem(out, p, "duplicate", None, f"contact {user.id} was already written by this import")
-            continue
-        if ctx.job.role == "user":
-            if user is None:
-                contact_id = new_id()
-                new_rows.append(_new_contact(ctx, p, "user", contact_id, stamp))
-            else:
-                contact_id = user.id
-                _update(db, ctx, out, p, user, stamp, fill_only=False)
-            tagged.append((contact_id, p.tags))
-            merges.extend(
-                merging.MergeRequest(
-                    lead.id,
-                    contact_id,
-                    "csv_import",
-                    {"email": p.email_normalized, "import_id": ctx.job.id, "row": p.row_number},
-                )
-                for lead in by_email.get(p.email_normalized or "", [])
-                if lead.role == "lead"
-            )
-        elif user is not None:
-            _update(db, ctx, out, p, user, stamp, fill_only=True, action="folded")
-            tagged.append((user.id, p.tags))
+        matcher.written(row, found)
+        role = ctx.job.role
+        if found.target is None:
+            contact_id = new_id()
+            new_rows.append(_new_contact(ctx, p, role, contact_id, stamp))
         else:
-            leads = [c for c in by_email.get(p.email_normalized or "", []) if c.role == "lead"]
-            if leads:
-                _update(db, ctx, out, p, leads[0], stamp, fill_only=False)
-                tagged.append((leads[0].id, p.tags))
+            contact_id = found.target.id
+            if found.action == "fold":
+                _update(db, ctx, out, p, found.target, stamp, fill_only=True, action="folded")
             else:
-                contact_id = new_id()
-                new_rows.append(_new_contact(ctx, p, "lead", contact_id, stamp))
-                tagged.append((contact_id, p.tags))
+                _update(db, ctx, out, p, found.target, stamp, fill_only=False)
+        tagged.append((contact_id, p.tags))
+        merges.extend(
+            merging.MergeRequest(
+                lead.id,
+                contact_id,
+                "csv_import",
+                {"email": p.email_normalized, "import_id": ctx.job.id, "row": p.row_number},
+            )
+            for lead in found.absorb
+        )
+        if found.kept_apart:
+            kept_apart.append(
+                KeptApart(p.row_number, contact_id, found.target is None, tuple(found.kept_apart), p.cells)
+            )
     repo.insert_contacts(db, new_rows)
     if new_rows:
         out.counts["created"] += len(new_rows)
@@ -165,6 +142,8 @@ def process_chunk(db: DbSession, ctx: ChunkContext, rows: list[CsvRow]) -> Chunk
                 out.counts["merge_held"] += 1
             elif not result.replayed:
                 out.counts["merged"] += 1
+    _report_cells(out, prepared)
+    report_kept_apart(out.rows, out.counts, kept_apart, ctx.column_map, ctx.header)
     return out
 
 
@@ -182,24 +161,57 @@ def _prepare(ctx: ChunkContext, row: CsvRow, out: ChunkOutcome) -> Prepared | No
         return None
     raw = values.fields
     column_of = {f: ctx.header[i] for i, f in enumerate(ctx.column_map.fields) if f}
+    problems = list(values.problems)
+    dropped_identifiers = [p for p in problems if p.column in {column_of.get(f) for f in IDENTIFIERS}]
+    external_id = email = normalized = None
     try:
-        external_id = (
-            check_identifier(str(raw["external_id"]), field="external_id") if raw.get("external_id") else None
-        )
-        email, normalized = normalize_email(str(raw["email"])) if raw.get("email") else (None, None)
-        phone, e164 = normalize_phone(str(raw["phone"]), ctx.region) if raw.get("phone") else (None, None)
+        if raw.get("external_id"):
+            external_id = check_identifier(str(raw["external_id"]), field="external_id")
     except BadRequest as error:
-        out.counts["invalid"] += 1
-        _sample(
-            out, row_number, "invalid", column_of.get(error.field or "", error.field), error.message, cells
-        )
-        return None
+        dropped_identifiers.append(CellProblem(column_of["external_id"], error.message))
+    try:
+        if raw.get("email"):
+            email, normalized = normalize_email(str(raw["email"]))
+    except BadRequest as error:
+        dropped_identifiers.append(CellProblem(column_of["email"], error.message))
     if not external_id and not normalized:
-        out.counts["no_identifier"] += 1
-        _sample(
-            out, row_number, "no_identifier", None, "the row has neither an external_id nor an email", cells
-        )
+        if dropped_identifiers:  # the row's only identifier did not validate: it costs the row
+            out.counts["invalid"] += 1
+            column, reason = _cell_report(dropped_identifiers)
+            _sample(out, row_number, "invalid", column, f"{reason} (the row has no other identifier)", cells)
+        else:
+            out.counts["no_identifier"] += 1
+            _sample(
+                out,
+                row_number,
+                "no_identifier",
+                None,
+                "the row has neither an external_id nor an email",
+                cells,
+            )
         return None
+    problems.extend(p for p in dropped_identifiers if p not in problems)
+    plain = {k: raw[k] for k in PLAIN if raw.get(k) is not None}
+    region = ctx.region
+    if raw.get("country"):
+        found = country_region(str(raw["country"]))
+        if found is None:
+            problems.append(
+                CellProblem(
+                    column_of["country"],
+                    f"{str(raw['country'])!r} is not a country (an ISO 3166 code or a country's name); "
+                    f"phones on this row are read in region {ctx.region}",
+                )
+            )
+        else:
+            region, plain["location_country"] = found, country_name(found)
+    phone = e164 = None
+    if raw.get("phone"):
+        read = read_phone(str(raw["phone"]), region)
+        if read.problem is None or read.kept:
+            phone, e164 = read.given, read.e164
+        if read.problem is not None:
+            problems.append(CellProblem(column_of["phone"], read.problem, kept=read.kept))
     return Prepared(
         row_number,
         cells,
@@ -208,10 +220,47 @@ def _prepare(ctx: ChunkContext, row: CsvRow, out: ChunkOutcome) -> Prepared | No
         normalized,
         phone,
         e164,
-        {k: raw[k] for k in PLAIN if raw.get(k) is not None},
+        plain,
         dict(values.custom_attributes),
         tuple(values.tags),
+        tuple(problems),
     )
+
+
+def _cell_report(problems: list[CellProblem]) -> tuple[str, str]:
+    """An ImportRow's ``column`` and ``reason`` for the row's cell problems: the columns, and per cell
+    its reason and what became of the value."""
+    columns = ", ".join(dict.fromkeys(p.column for p in problems))
+    if len(columns) > COLUMN_LENGTH:
+        columns = columns[: COLUMN_LENGTH - 1] + "…"
+    reason = "; ".join(
+        f"{p.column}: {p.reason}" + (" (kept as given, without an E.164 form)" if p.kept else "")
+        for p in problems
+    )
+    return columns, reason
+
+
+def _report_cells(out: ChunkOutcome, prepared: list[Prepared]) -> None:
+    """R3: every applied row that lost a cell (or keeps a phone only as given) says so in its ImportRow:
+    added to the row's "updated"/"folded" entry (which undo reads), else a "created"/"unchanged" one.
+    A row that was not applied (duplicate, conflict) is reported for that alone."""
+    entries = {r["row_number"]: r for r in out.rows}
+    for p in prepared:
+        if not p.problems:
+            continue
+        entry = entries.get(p.row_number)
+        if entry is not None and entry["action"] not in APPLIED:
+            continue
+        column, reason = _cell_report(list(p.problems))
+        if entry is None:
+            action = "created" if p.created_id else "unchanged"
+            entry = {"row_number": p.row_number, "action": action, "contact_id": p.created_id}
+            out.rows.append(entry)
+        entry.update(column=column, reason=reason, cells=p.cells)
+        kept = sum(1 for c in p.problems if c.kept)
+        out.counts["rows_with_cell_problems"] += 1
+        out.counts.update(cells_dropped=len(p.problems) - kept, phones_kept_as_given=kept)
+        out.counts = +out.counts  # no zero counts in the report
 
 
 def _problem(out: ChunkOutcome, p: Prepared, action: str, column: str | None, reason: str) -> None:
@@ -226,6 +275,7 @@ def _sample(
 
 
 def _new_contact(ctx: ChunkContext, p: Prepared, role: str, contact_id: str, stamp: int) -> dict[str, Any]:
+    p.created_id = contact_id
     return {
         "workspace_id": ctx.workspace.id,
         "id": contact_id,
@@ -244,6 +294,7 @@ def _new_contact(ctx: ChunkContext, p: Prepared, role: str, contact_id: str, sta
         "last_seen_at": None,
         "language_override": None,
         "unsubscribed_from_emails": False,
+        "location_country": None,
         **p.plain,
         "custom_attributes": p.custom,
         "archived": False,

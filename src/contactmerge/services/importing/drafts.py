@@ -51,8 +51,10 @@ def create(
     dry_run: bool,
     chunks: Iterable[bytes],
     max_bytes: int,
+    region: str | None = None,
 ) -> Import:
-    """Store an upload as a draft, once its file reads as a CSV (400 naming ``file`` otherwise)."""
+    """Store an upload as a draft, once its file reads as a CSV (400 naming ``file`` otherwise);
+    ``region`` reads its national phone numbers (400 naming ``region`` when it is no region code)."""
     job = importing.upload(
         db,
         workspace,
@@ -63,6 +65,7 @@ def create(
         chunks=chunks,
         max_bytes=max_bytes,
         state=MAPPING,
+        region=region,
     )
     fmt = sniff(opener_in(db, job))
     job.file_format = {"encoding": fmt.encoding, "delimiter": fmt.delimiter, "header": list(fmt.header)}

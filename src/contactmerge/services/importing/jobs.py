@@ -31,6 +31,7 @@ from contactmerge.errors import BadRequest, Conflict, NotFound
 from contactmerge.services import csv_export, data_attributes, faults, merging
 from contactmerge.services.importing.chunk import SAMPLE_LIMIT, ChunkContext, ChunkOutcome, process_chunk
 from contactmerge.services.importing.source import CsvFormat, CsvRow, read_records, sniff
+from contactmerge.services.normalizing import check_region
 from contactmerge.storage import imports as repo
 from contactmerge.storage import merges as merges_repo
 from contactmerge.storage import statistics
@@ -39,6 +40,9 @@ from contactmerge.storage.tables import Contact, Import, ImportFileChunk, Worksp
 
 Progress = Callable[[Import], None]
 ROLES = ("user", "lead")
+# Rows an import did not apply; errors.csv also lists the applied rows that lost a cell (their column).
+NOT_APPLIED = ("invalid", "duplicate", "conflict", "no_identifier")
+APPLIED = ("created", "updated", "folded", "unchanged")
 CHUNK_ROWS = 2000
 ANALYZE_EVERY_CHUNKS = 50
 STALE_SECONDS = 30.0  # the setting import_stale_seconds
@@ -71,9 +75,12 @@ def create_import(
     dry_run: bool,
     size_bytes: int,
     state: str = "running",
+    region: str | None = None,
 ) -> Import:
+    """A new import; ``region`` reads its national phone numbers (else the workspace's phone_region)."""
     if role not in ROLES:
         raise BadRequest("role must be 'user' or 'lead'", field="role")
+    options = {"region": check_region(region, field="region")} if region else {}
     return repo.add(
         db,
         Import(
@@ -82,6 +89,7 @@ def create_import(
             filename=filename[:255],
             role=role,
             mapping=mapping,
+            options=options,
             dry_run=dry_run,
             state=state,
             size_bytes=size_bytes,
@@ -114,7 +122,9 @@ def run_import(
     stale_seconds: float = STALE_SECONDS,
 ) -> Import:
     """Run (or resume) an import to the end; the Import row says what happened. ``stale_seconds`` is the
-    window after which a worker takes over an import whose heartbeat stopped (import_stale_seconds)."""
+    window after which a worker takes over an import whose heartbeat stopped (import_stale_seconds).
+    ``region`` is the server's default_phone_region: the import's own region and then the workspace's
+    phone_region win over it (``phone_region``)."""
     done: int | None = None  # the progress this runner last saw committed
     try:
         fmt = sniff(open_bytes)
@@ -123,7 +133,9 @@ def run_import(
             done = job.rows_done
         with _heartbeat(sessions, workspace_id, import_id, stale_seconds / BEATS_PER_WINDOW):
             if job.dry_run:
-                return _dry_run(sessions, workspace_id, import_id, open_bytes, fmt, chunk_rows, progress)
+                return _dry_run(
+                    sessions, workspace_id, import_id, open_bytes, fmt, region, chunk_rows, progress
+                )
             for number, (rows, consumed) in enumerate(_chunks(open_bytes, fmt, done, chunk_rows)):
                 faults.step("import_chunk_read")
                 if number % ANALYZE_EVERY_CHUNKS == 0:
@@ -218,7 +230,16 @@ def _context(
         column_map = auto_map(fmt.header, custom_types, job.mapping)
     except ValueError as error:
         raise BadRequest(str(error), field="map") from error
-    return job, ChunkContext(workspace, job, column_map, tuple(fmt.header), custom_types, region)
+    return job, ChunkContext(
+        workspace, job, column_map, tuple(fmt.header), custom_types, phone_region(job, workspace, region)
+    )
+
+
+def phone_region(job: Import, workspace: Workspace, default: str) -> str:
+    """Where the import reads national phone numbers (R3): its own region, else the workspace's
+    ``phone_region`` setting, else ``default`` (the server's default_phone_region). A row's country column
+    wins over all three, row by row."""
+    return str((job.options or {}).get("region") or (workspace.settings or {}).get("phone_region") or default)
 
 
 def _locked(db: DbSession, workspace_id: str, import_id: str) -> Import:
@@ -278,17 +299,23 @@ def _dry_run(
     import_id: str,
     open_bytes: Callable[[], BinaryIO],
     fmt: CsvFormat,
+    region: str,
     chunk_rows: int,
     progress: Progress | None,
 ) -> Import:
     counts: Counter[str] = Counter()
     samples: list[dict[str, Any]] = []
     with sessions() as db, db.begin() as tx:
-        job, ctx = _context(db, workspace_id, import_id, fmt, "US")
+        job, ctx = _context(db, workspace_id, import_id, fmt, region)
         for rows, consumed in _chunks(open_bytes, fmt, 0, chunk_rows):
             outcome = process_chunk(db, ctx, rows)
             counts.update(outcome.counts)
-            samples.extend(r for r in outcome.rows if r["action"] not in ("updated", "folded"))
+            # the problems, and the applied rows that lost a cell; nothing to undo, so no "before"
+            samples.extend(
+                {**r, "before": None, "contact_id": None}
+                for r in outcome.rows
+                if r["action"] not in APPLIED or r.get("column")
+            )
             del samples[SAMPLE_LIMIT:]
             job.rows_done, job.bytes_done = rows[-1].number, consumed
             if progress:
@@ -328,10 +355,10 @@ def _fail(
 
 
 def problem_rows(db: DbSession, workspace: Workspace, import_id: str) -> Iterator[Any]:
+    """The rows not applied, and the applied rows that lost a cell (R3), in file order."""
     get_import(db, workspace, import_id)
-    return repo.rows_with_actions(
-        db, workspace.id, import_id, ("invalid", "duplicate", "conflict", "no_identifier")
-    )
+    rows = repo.rows_with_actions(db, workspace.id, import_id, (*NOT_APPLIED, *APPLIED))
+    return (row for row in rows if row.action in NOT_APPLIED or row.column)
 
 
 def undo_import(db: DbSession, workspace: Workspace, import_id: str) -> Import:
@@ -401,6 +428,7 @@ def upload(
     chunks: Iterable[bytes],
     max_bytes: int,
     state: str = "pending",
+    region: str | None = None,
 ) -> Import:
     """An uploaded file stored under a new import (R3) in ``state``: ``pending`` is the worker's to run.
     A file over ``max_bytes`` is refused (400 naming ``file``); the caller's rollback keeps nothing."""
@@ -413,6 +441,7 @@ def upload(
         dry_run=dry_run,
         size_bytes=0,
         state="uploading",
+        region=region,
     )
     size = 0
     for position, chunk in enumerate(chunks):
@@ -436,6 +465,8 @@ def list_imports(db: DbSession, workspace: Workspace, *, offset: int, limit: int
 
 def problem_csv(db: DbSession, workspace: Workspace, import_id: str) -> Iterator[str]:
     """errors.csv of an import, streamed in pieces: row, problem, column, reason, then the row's cells.
+    An applied row that lost a cell is there too, its problem the action (created, updated…) and its
+    column and reason naming each cell.
     The import is looked up now (NotFound before anything is sent), its rows as the text is read."""
     rows = problem_rows(db, workspace, import_id)
 
