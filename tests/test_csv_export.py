@@ -11,7 +11,7 @@ import pytest
 
 from contactmerge.services import csv_export
 from contactmerge.services.csv_export import neutralize
-from contactmerge.services.importing import jobs as importing
+from contactmerge.services.importing import outcomes
 from contactmerge.storage.db import make_sessionmaker
 from contactmerge.storage.tables import Workspace
 from tests.conftest import Database
@@ -65,17 +65,18 @@ def test_errors_csv_neutralizes_the_cells_of_the_file_it_reports(database: Datab
         ["", "", "-3"],
     ]
     job = run(database, workspace_id, write_csv(tmp_path / "u.csv", ["user_id", "email", "name"], rows))
-    assert job.counts == {"invalid": 1, "created": 1, "no_identifier": 1}
+    # the first row keeps its external_id and loses only its email (R3: a bad cell costs that value)
+    assert job.counts == {"created": 2, "no_identifier": 1, "cells_dropped": 1, "rows_with_cell_problems": 1}
     with make_sessionmaker(database.engine)() as db:
-        text = "".join(importing.problem_csv(db, db.get_one(Workspace, workspace_id), job.id))
+        text = "".join(outcomes.problem_csv(db, db.get_one(Workspace, workspace_id), job.id))
     bad_email = "'not-an-email' is not a valid email address: An email address must have an @-sign."
     assert list(csv.reader(io.StringIO(text, newline=""))) == [
         ["row", "problem", "column", "reason", "cells"],
         [
             "1",
-            "invalid",
+            "created",
             "email",
-            bad_email,
+            f"email: {bad_email}",
             "'=cmd|' /C calc'!A0",
             "not-an-email",
             "'@SUM(1+1)*cmd|' /C calc'!A0",

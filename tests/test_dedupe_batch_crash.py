@@ -50,12 +50,16 @@ def seed(database: Database) -> str:
             return contacts.create_contact(db, workspace, fields, region="US").id
 
         for i in range(PEOPLE):
-            person(role="user", external_id=f"u{i}", email=f"p{i}@example.com", name=f"P{i}")
+            person(role="user", external_id=f"u{i}", email=f"p{i}@example.com", name=f"P{i} Doe")
             for side in "ab":
                 lead = contacts.create_contact(
                     db,
                     workspace,
-                    {"role": "lead", "email": f"P{i}@Example.com", "name": f"P{i}{side}"},
+                    {
+                        "role": "lead",
+                        "email": f"P{i}@Example.com",
+                        "name": f"P{i} {side} Doe",
+                    },  # a middle initial: the same person
                     region="US",
                 )
                 conversations.start_conversation(db, workspace, lead, f"hello from {side}")
@@ -183,4 +187,6 @@ def test_a_batch_killed_midway_merges_nobody_halfway_and_the_next_worker_finishe
         assert after != before_shape
         assert {len(rows) for rows in (after["events"], before_shape["events"])} == {6 * PEOPLE}
         merged_into = {n: into for n, into, *_ in after["contacts"]}
-        assert merged_into["P0a"] == merged_into["P0b"] == "P0" and merged_into["Twin 0"] is None
+        assert (
+            merged_into["P0 a Doe"] == merged_into["P0 b Doe"] == "P0 Doe" and merged_into["Twin 0"] is None
+        )

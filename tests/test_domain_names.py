@@ -78,6 +78,8 @@ SAME, COMPATIBLE, SIMILAR, DIFFERENT, UNKNOWN = (
         (None, "John Smith", UNKNOWN),
         ("", "John Smith", UNKNOWN),
         ("N/A", "John Smith", UNKNOWN),
+        ("Website visitor", "Ada Lovelace", UNKNOWN),
+        ("Lead 1234", "Ada Lovelace", UNKNOWN),
         ("  --  ", "John Smith", UNKNOWN),
         ("unknown", "null", UNKNOWN),
     ],

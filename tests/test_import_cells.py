@@ -18,6 +18,7 @@ from contactmerge.domain.importing import auto_map
 from contactmerge.errors import BadRequest
 from contactmerge.services import contacts, workspaces
 from contactmerge.services.importing import jobs as importing
+from contactmerge.services.importing import outcomes
 from contactmerge.services.importing.chunk import ChunkContext, process_chunk
 from contactmerge.services.importing.source import CsvRow
 from contactmerge.storage.db import make_sessionmaker, transaction
@@ -93,7 +94,7 @@ def stored(database: Database, workspace_id: str) -> dict[str, tuple[Any, ...]]:
 def problems(database: Database, workspace_id: str, import_id: str) -> list[list[str]]:
     """errors.csv as a user downloads it: row, problem, column, reason (the cells left out)."""
     with make_sessionmaker(database.engine)() as db:
-        text = "".join(importing.problem_csv(db, db.get_one(Workspace, workspace_id), import_id))
+        text = "".join(outcomes.problem_csv(db, db.get_one(Workspace, workspace_id), import_id))
     return [line[:4] for line in csv.reader(io.StringIO(text))][1:]
 
 
@@ -256,7 +257,7 @@ def test_undo_takes_back_rows_that_lost_a_cell(database: Database, tmp_path: Pat
     assert ["7", "updated", "signed_up_at"] in [row[:3] for row in problems(database, workspace_id, job.id)]
     assert stored(database, workspace_id)["Bad date"][6] == 3
     with transaction(make_sessionmaker(database.engine)) as db:
-        undone = importing.undo_import(db, db.get_one(Workspace, workspace_id), job.id)
+        undone = outcomes.undo_import(db, db.get_one(Workspace, workspace_id), job.id)
         assert undone.undo_report == {
             "merges_undone": 0,
             "updates_reverted": 1,

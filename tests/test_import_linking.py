@@ -15,6 +15,7 @@ from contactmerge.domain.linking import NAMES_DISAGREE, ROLE_MAILBOX
 from contactmerge.services import contacts
 from contactmerge.services.duplicates import scan
 from contactmerge.services.importing import jobs as importing
+from contactmerge.services.importing import outcomes
 from contactmerge.storage.db import make_sessionmaker, transaction
 from contactmerge.storage.tables import Contact, Import, Workspace
 from tests.conftest import Database
@@ -59,13 +60,13 @@ def live(database: Database, workspace_id: str, email: str) -> list[tuple[str, s
                 Contact.merged_into_id.is_(None),
             )
         ).all()
-    return sorted((tuple(r) for r in rows), key=lambda r: (r[1] or "", r[0]))
+    return sorted(((r[0], r[1], r[2]) for r in rows), key=lambda r: (r[1] or "", r[0]))
 
 
 def problems(database: Database, workspace_id: str, job: Import) -> dict[int, tuple[str, str | None]]:
     """Row number -> (action, reason) of the rows errors.csv lists."""
     with make_sessionmaker(database.engine)() as db:
-        rows = importing.problem_rows(db, db.get_one(Workspace, workspace_id), job.id)
+        rows = outcomes.problem_rows(db, db.get_one(Workspace, workspace_id), job.id)
         return {r.row_number: (r.action, r.reason) for r in rows}
 
 
@@ -271,7 +272,7 @@ def test_undo_removes_the_leads_kept_apart_and_leaves_the_other_person(
         "lead",
     )
     with transaction(make_sessionmaker(database.engine)) as db:
-        undone = importing.undo_import(db, db.get_one(Workspace, workspace_id), job.id)
+        undone = outcomes.undo_import(db, db.get_one(Workspace, workspace_id), job.id)
     assert undone.undo_report is not None and undone.undo_report["contacts_removed"] == 1
     assert live(database, workspace_id, "info@acme.com") == [("lead", "Charlotte Evans", None)]
 

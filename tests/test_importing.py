@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from contactmerge.errors import ContactMergeError
 from contactmerge.services import contacts, conversations, data_attributes, events, workspaces
 from contactmerge.services.importing import jobs as importing
+from contactmerge.services.importing import outcomes
 from contactmerge.storage.db import make_sessionmaker, transaction
 from contactmerge.storage.tables import Contact, Conversation, Event, Import, Merge, Workspace
 from tests.conftest import Database
@@ -190,7 +191,7 @@ def test_rows_are_reported_not_half_written(database: Database, tmp_path: Path) 
     with make_sessionmaker(database.engine)() as db:
         problems = [
             (r.row_number, r.action, r.column)
-            for r in importing.problem_rows(db, db.get_one(Workspace, workspace_id), job.id)
+            for r in outcomes.problem_rows(db, db.get_one(Workspace, workspace_id), job.id)
         ]
     assert problems == [
         (1, "conflict", None),
@@ -223,7 +224,7 @@ def test_undo_takes_the_whole_import_back(database: Database, tmp_path: Path) ->
     job = run(database, workspace_id, path)
     assert job.counts == {"created": 1, "updated": 1, "merged": 1}
     with transaction(sessions) as db:
-        undone = importing.undo_import(db, db.get_one(Workspace, workspace_id), job.id)
+        undone = outcomes.undo_import(db, db.get_one(Workspace, workspace_id), job.id)
         assert undone.undo_report == {
             "merges_undone": 1,
             "updates_reverted": 1,
@@ -234,7 +235,7 @@ def test_undo_takes_the_whole_import_back(database: Database, tmp_path: Path) ->
         after = snapshot(db, workspace_id)
     assert after == before
     with pytest.raises(ContactMergeError) as again, transaction(sessions) as db:
-        importing.undo_import(db, db.get_one(Workspace, workspace_id), job.id)
+        outcomes.undo_import(db, db.get_one(Workspace, workspace_id), job.id)
     assert again.value.code == "import_not_undoable"
 
 
@@ -319,7 +320,7 @@ def test_malformed_rows_are_reported_with_their_line_and_fold_into_no_other_row(
     with make_sessionmaker(database.engine)() as db:
         problems = [
             (r.row_number, r.action, r.column, r.reason, r.cells)
-            for r in importing.problem_rows(db, db.get_one(Workspace, workspace_id), job.id)
+            for r in outcomes.problem_rows(db, db.get_one(Workspace, workspace_id), job.id)
         ]
         names = dict(
             db.execute(
@@ -377,4 +378,4 @@ def test_a_runner_that_was_taken_over_stops_and_applies_no_row_twice(
     assert (first.state, first.rows_done, first.counts) == ("done", 1000, {"created": 1000})
     assert count(database, workspace_id, Contact.role == "user") == 1000
     with make_sessionmaker(database.engine)() as db:
-        assert list(importing.problem_rows(db, db.get_one(Workspace, workspace_id), job.id)) == []
+        assert list(outcomes.problem_rows(db, db.get_one(Workspace, workspace_id), job.id)) == []

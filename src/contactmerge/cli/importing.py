@@ -14,6 +14,7 @@ from contactmerge.domain.importing import COUNT_LABELS
 from contactmerge.errors import ContactMergeError
 from contactmerge.services import workspaces
 from contactmerge.services.importing import jobs as importing
+from contactmerge.services.importing import outcomes
 from contactmerge.storage.db import make_engine, make_sessionmaker
 from contactmerge.storage.tables import Import
 
@@ -134,7 +135,7 @@ def show_command(import_id: str = typer.Argument(...), workspace: str | None = W
 def errors_command(import_id: str = typer.Argument(...), workspace: str | None = WorkspaceOption) -> None:
     """The rows an import did not apply, as CSV: row, problem, column, reason, then the row's cells."""
     with unit_of_work() as db:
-        for piece in importing.problem_csv(db, workspaces.resolve(db, workspace), import_id):
+        for piece in outcomes.problem_csv(db, workspaces.resolve(db, workspace), import_id):
             sys.stdout.write(piece)
 
 
@@ -142,7 +143,7 @@ def errors_command(import_id: str = typer.Argument(...), workspace: str | None =
 def undo_command(import_id: str = typer.Argument(...), workspace: str | None = WorkspaceOption) -> None:
     """Undo a whole import: its merges, its updates, and the contacts it created (unless changed since)."""
     with unit_of_work() as db:
-        job = importing.undo_import(db, workspaces.resolve(db, workspace), import_id)
+        job = outcomes.undo_import(db, workspaces.resolve(db, workspace), import_id)
         report = dict(job.undo_report or {})
     console.print(
         f"undone: {report['merges_undone']} merges, {report['updates_reverted']} updates, "

@@ -152,8 +152,28 @@ del _full, _shorts, _token, _INDEX
 _TITLES = frozenset(
     {"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "jr", "sr", "ii", "iii", "iv", "phd"}
 )
-# Whole names that stand for "no name given".
-_PLACEHOLDERS = frozenset({"null", "none", "undefined", "unknown", "nan", "na", "nn", "noname", "anonymous"})
+# Whole names that stand for "no name given", numbers aside ("Lead 123", "Website visitor"): a messenger
+# or a form writes them for people it does not know, so they are no evidence of a second person.
+_PLACEHOLDERS = frozenset(
+    {
+        "null",
+        "none",
+        "undefined",
+        "unknown",
+        "nan",
+        "na",
+        "nn",
+        "noname",
+        "unnamed",
+        "anonymous",
+        "visitor",
+        "websitevisitor",
+        "guest",
+        "lead",
+        "user",
+        "customer",
+    }
+)
 _TOKEN = re.compile(r"[^\W_]+")
 _APOSTROPHES = re.compile(r"['\u2019`]")
 _MAX_PAIRED = 6  # tokens left after the equal ones are paired: more than any real name has
@@ -165,7 +185,7 @@ def name_tokens(name: str) -> tuple[str, ...]:
     decomposed = unicodedata.normalize("NFKD", name)
     bare = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
     tokens = _TOKEN.findall(_APOSTROPHES.sub("", bare))
-    if "".join(tokens) in _PLACEHOLDERS:
+    if "".join(t for t in tokens if not t.isdigit()) in _PLACEHOLDERS:
         return ()
     kept = [t for t in tokens if t not in _TITLES]
     return tuple(sorted(kept or tokens))

@@ -18,6 +18,7 @@ from contactmerge.domain.importing import COUNT_LABELS
 from contactmerge.errors import BadRequest
 from contactmerge.services.importing import drafts as import_drafts
 from contactmerge.services.importing import jobs as importing
+from contactmerge.services.importing import outcomes
 from contactmerge.services.importing.drafts import Draft
 from contactmerge.web.admin import (
     AdminContext,
@@ -219,7 +220,7 @@ def _percent(done: int, total: int, state: str) -> float:
 
 @router.get("/admin/imports/{import_id}/errors.csv")
 def errors_csv(import_id: str, ctx: AdminContext = Depends(admin_context)) -> StreamingResponse:
-    pieces = importing.problem_csv(ctx.db, ctx.workspace, import_id)
+    pieces = outcomes.problem_csv(ctx.db, ctx.workspace, import_id)
     headers = {"Content-Disposition": f'attachment; filename="import-{import_id}-errors.csv"'}
     return StreamingResponse(pieces, media_type="text/csv; charset=utf-8", headers=headers)
 
@@ -231,7 +232,7 @@ def undo(
     ctx: AdminContext = Depends(admin_context),
     form: FormData = Depends(checked_form),
 ) -> Response:
-    job = importing.undo_import(ctx.db, ctx.workspace, import_id)
+    job = outcomes.undo_import(ctx.db, ctx.workspace, import_id)
     report = dict(job.undo_report or {})
     ctx.commit()
     notice = (

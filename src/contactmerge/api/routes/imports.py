@@ -13,6 +13,7 @@ from contactmerge.api.deps import ApiContext, api_context
 from contactmerge.api.schemas import unstorable
 from contactmerge.errors import BadRequest
 from contactmerge.services.importing import jobs as importing
+from contactmerge.services.importing import outcomes
 from contactmerge.storage.tables import Import
 from contactmerge.worker.runner import wake_worker
 
@@ -95,13 +96,13 @@ def get_import(import_id: str, ctx: ApiContext = Depends(api_context)) -> dict[s
 
 @router.get("/imports/{import_id}/errors.csv")
 def errors_csv(import_id: str, ctx: ApiContext = Depends(api_context)) -> StreamingResponse:
-    pieces = importing.problem_csv(ctx.db, ctx.workspace, import_id)
+    pieces = outcomes.problem_csv(ctx.db, ctx.workspace, import_id)
     headers = {"Content-Disposition": f'attachment; filename="import-{import_id}-errors.csv"'}
     return StreamingResponse(pieces, media_type="text/csv; charset=utf-8", headers=headers)
 
 
 @router.post("/imports/{import_id}/undo")
 def undo(import_id: str, ctx: ApiContext = Depends(api_context)) -> dict[str, Any]:
-    job = importing.undo_import(ctx.db, ctx.workspace, import_id)
+    job = outcomes.undo_import(ctx.db, ctx.workspace, import_id)
     ctx.commit()
     return shape(job)

@@ -13,7 +13,6 @@ ever overlap (one frozen long enough to look dead), one of them stops and no row
 
 from __future__ import annotations
 
-import io
 import logging
 import threading
 import time
@@ -27,16 +26,15 @@ from sqlalchemy.orm import sessionmaker
 
 from contactmerge.domain.ids import new_id, now
 from contactmerge.domain.importing import auto_map
-from contactmerge.errors import BadRequest, Conflict, NotFound
-from contactmerge.services import csv_export, data_attributes, faults, merging
+from contactmerge.errors import BadRequest, NotFound
+from contactmerge.services import data_attributes, faults
 from contactmerge.services.importing.chunk import SAMPLE_LIMIT, ChunkContext, ChunkOutcome, process_chunk
 from contactmerge.services.importing.source import CsvFormat, CsvRow, read_records, sniff
 from contactmerge.services.normalizing import check_region
 from contactmerge.storage import imports as repo
-from contactmerge.storage import merges as merges_repo
 from contactmerge.storage import statistics
 from contactmerge.storage.db import transaction
-from contactmerge.storage.tables import Contact, Import, ImportFileChunk, Workspace
+from contactmerge.storage.tables import Import, ImportFileChunk, Workspace
 
 Progress = Callable[[Import], None]
 ROLES = ("user", "lead")
@@ -151,7 +149,7 @@ def run_import(
                 if progress:
                     progress(job)
             with transaction(sessions) as db:
-                job = _locked(db, workspace_id, import_id)
+                job = locked(db, workspace_id, import_id)
                 _still_ours(job, done)
                 job.state, job.finished_at = "done", now()
                 statistics.refresh_if_stale(db)  # the last chunks: for the duplicate scan that often follows
@@ -159,7 +157,7 @@ def run_import(
     except _Superseded:
         log.info("import %s was taken over by another worker; this one stops", import_id)
         with transaction(sessions) as db:
-            return _locked(db, workspace_id, import_id)
+            return locked(db, workspace_id, import_id)
     except BadRequest as error:
         _fail(
             sessions,
@@ -223,7 +221,7 @@ def _start(
 def _context(
     db: DbSession, workspace_id: str, import_id: str, fmt: CsvFormat, region: str
 ) -> tuple[Import, ChunkContext]:
-    job = _locked(db, workspace_id, import_id)
+    job = locked(db, workspace_id, import_id)
     workspace = db.get_one(Workspace, workspace_id)
     custom_types = data_attributes.field_types(db, workspace)
     try:
@@ -242,7 +240,7 @@ def phone_region(job: Import, workspace: Workspace, default: str) -> str:
     return str((job.options or {}).get("region") or (workspace.settings or {}).get("phone_region") or default)
 
 
-def _locked(db: DbSession, workspace_id: str, import_id: str) -> Import:
+def locked(db: DbSession, workspace_id: str, import_id: str) -> Import:
     job = repo.get(db, workspace_id, import_id, lock=True)
     if job is None:
         raise NotFound(f"Import Not Found: no import has id '{import_id}'", field="id")
@@ -322,7 +320,7 @@ def _dry_run(
                 progress(job)
         tx.rollback()
     with transaction(sessions) as db:
-        job = _locked(db, workspace_id, import_id)
+        job = locked(db, workspace_id, import_id)
         job.counts, job.state, job.finished_at = dict(counts), "done", now()
         job.bytes_done = job.size_bytes
         repo.add_rows(
@@ -352,69 +350,6 @@ def _fail(
             return
         if done is None or job.rows_done == done:
             job.state, job.error = "failed", message[:2000]
-
-
-def problem_rows(db: DbSession, workspace: Workspace, import_id: str) -> Iterator[Any]:
-    """The rows not applied, and the applied rows that lost a cell (R3), in file order."""
-    get_import(db, workspace, import_id)
-    rows = repo.rows_with_actions(db, workspace.id, import_id, (*NOT_APPLIED, *APPLIED))
-    return (row for row in rows if row.action in NOT_APPLIED or row.column)
-
-
-def undo_import(db: DbSession, workspace: Workspace, import_id: str) -> Import:
-    """Take a whole import back: its merges undone, its updates reverted and the contacts it created
-    removed, except what someone changed since (reported as conflicts)."""
-    job = _locked(db, workspace.id, import_id)
-    if job.state != "done" or job.dry_run:
-        what = "a dry run" if job.dry_run else job.state
-        raise Conflict(
-            f"import {job.id} is {what}; only a finished real import can be undone",
-            field="id",
-            code="import_not_undoable",
-        )
-    finished = job.finished_at or now()
-    candidates = [c.id for c in repo.created_contacts(db, workspace.id, job.id) if c.updated_at <= finished]
-    batch = merging.undo_batch(db, workspace, job.id)
-    conflicts: list[dict[str, Any]] = list(batch["conflicts"])
-    undone = batch["merges_undone"]
-    reverted = 0
-    for row in list(repo.rows_with_actions(db, workspace.id, job.id, ("updated", "folded"))):
-        before = dict(row.before or {})
-        stamp = before.pop("_stamp", None)
-        contact = db.get(Contact, (workspace.id, row.contact_id)) if row.contact_id else None
-        if contact is None or contact.updated_at != stamp:
-            conflicts.append(
-                {
-                    "row_number": row.row_number,
-                    "contact_id": row.contact_id,
-                    "reason": "changed since the import: kept as it is",
-                }
-            )
-            continue
-        for name, value in before.items():
-            setattr(contact, name, value)
-        contact.last_import_id = None
-        reverted += 1
-    owned = merges_repo.count_rows_of(db, workspace.id, candidates)
-    removable = [
-        c
-        for c in candidates
-        if not any(owned[c][k] for k in ("conversations", "notes", "sessions", "events"))
-    ]
-    kept = sorted(set(candidates) - set(removable))
-    conflicts.extend(
-        {"contact_id": c, "reason": "has conversations, notes or events now: kept"} for c in kept
-    )
-    repo.delete_contacts(db, workspace.id, removable)
-    job.state = "undone"
-    job.undo_report = {
-        "merges_undone": undone,
-        "updates_reverted": reverted,
-        "contacts_removed": len(removable),
-        "conflicts": conflicts[:SAMPLE_LIMIT],
-    }
-    db.flush()
-    return job
 
 
 def upload(
@@ -461,30 +396,6 @@ def upload(
 def list_imports(db: DbSession, workspace: Workspace, *, offset: int, limit: int) -> list[Import]:
     """The workspace's imports, newest first."""
     return repo.newest(db, workspace.id, offset=offset, limit=limit)
-
-
-def problem_csv(db: DbSession, workspace: Workspace, import_id: str) -> Iterator[str]:
-    """errors.csv of an import, streamed in pieces: row, problem, column, reason, then the row's cells.
-    An applied row that lost a cell is there too, its problem the action (created, updated…) and its
-    column and reason naming each cell.
-    The import is looked up now (NotFound before anything is sent), its rows as the text is read."""
-    rows = problem_rows(db, workspace, import_id)
-
-    def pieces() -> Iterator[str]:
-        buffer = io.StringIO()
-        writer = csv_export.writer(buffer)
-        writer.writerow(["row", "problem", "column", "reason", "cells"])
-        for row in rows:
-            writer.writerow(
-                [row.row_number, row.action, row.column or "", row.reason or "", *(row.cells or [])]
-            )
-            if buffer.tell() > 64_000:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
-
-    return pieces()
 
 
 def store_chunk(db: DbSession, job: Import, position: int, data: bytes) -> None:
