@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import Server, WorkspaceKeys, make_workspace
+from tests.helpers import finished
 
 expect.set_options(timeout=10_000)
 
@@ -65,7 +66,7 @@ def test_review_queue_apply_and_undo_in_the_browser(
     api: httpx.Client, workspace: WorkspaceKeys, page: Page
 ) -> None:
     user = make(api, role="user", external_id="u1", email="ada@example.com", name="Ada Lovelace")
-    lead = make(api, role="lead", email="Ada@Example.com", name="Website visitor")
+    lead = make(api, role="lead", email="Ada@Example.com")  # a lead with no name: nobody disagrees
     make(api, role="lead", email="bo@example.com", name="Bo")
     make(api, role="lead", email="bo@example.com", name="Bo")
     zed1 = make(api, role="user", external_id="z1", phone="+15125550199", name="Zed")
@@ -121,8 +122,15 @@ def test_fuzzy_suggestions_are_approved_or_rejected_in_the_browser(
 
     page.goto("/admin/duplicates?mode=fuzzy")
     sign_in(page, workspace.token)
+    expect(page.locator("#no-scan")).to_contain_text("No suggestion scan has run yet")
+    page.get_by_role("button", name="Scan for suggestions").click()
+    expect(page).to_have_url(re.compile(r"/admin/batches/\w+$"))
+    expect(page.locator("#batch-state")).to_have_text("done")
+    expect(page.get_by_role("button", name="Undo this batch")).to_have_count(0)  # a scan merged nothing
+    page.get_by_role("link", name="See the suggestions").click()
     rows = page.locator("tr.suggestion")
     expect(rows).to_have_count(2)
+    expect(page.locator("#suggestion-total")).to_contain_text("Showing 1\N{EN DASH}2 of 2 suggestions")
     rows.filter(has_text="Kim").get_by_role("button", name="Reject").click()
     expect(page.get_by_role("status")).to_contain_text("will not be suggested again")
     expect(rows).to_have_count(1)
@@ -235,3 +243,59 @@ def test_an_admin_never_sees_another_workspace(server: Server, api: httpx.Client
         assert merged.status_code == 404
     assert api.get("/duplicates").json()["data"][0]["decision"] is None
     assert api.get(f"/merges/{record['id']}").json()["state"] == "applied"
+
+
+SURNAMES = [
+    "Abbott",
+    "Barker",
+    "Carver",
+    "Dalton",
+    "Ellison",
+    "Fowler",
+    "Garrison",
+    "Holland",
+    "Ingram",
+    "Jarvis",
+    "Keller",
+    "Lawson",
+    "Mercer",
+    "Norton",
+    "Oakley",
+    "Preston",
+    "Quincy",
+    "Rowland",
+    "Sutton",
+    "Thayer",
+    "Upton",
+]
+
+
+def test_the_suggestion_pages_read_the_stored_queue_with_its_true_total(
+    server: Server, api: httpx.Client, workspace: WorkspaceKeys
+) -> None:
+    for surname in SURNAMES:  # 21 pairs: one more than a page holds
+        make(api, role="lead", name=f"Robin {surname}", email=f"robin.{surname.lower()}@example.com")
+        make(api, role="lead", name=f"Robin  {surname}", email=f"robin{surname.lower()}@example.com")
+    with signed_in_client(server, workspace.token) as client:
+        empty = client.get("/admin/duplicates", params={"mode": "fuzzy"})
+        assert "No suggestion scan has run yet" in empty.text and 'class="suggestion"' not in empty.text
+        started = client.post("/admin/duplicates/suggestions/scan", data={"csrf": csrf_of(empty.text)})
+        assert started.status_code == 303, started.text
+        batch = finished(api, started.headers["location"].replace("/admin", ""))
+        assert batch["kind"] == "suggest" and batch["state"] == "done"
+        first = client.get("/admin/duplicates", params={"mode": "fuzzy"}).text
+        assert first.count('<tr class="suggestion">') == 20
+        assert "Showing 1\N{EN DASH}20 of <strong>21</strong>" in first and "Page 1 of 2" in first
+        second = client.get(
+            "/admin/duplicates", params={"mode": "fuzzy", "min_score": "0.8", "page": "2"}
+        ).text
+        assert second.count('<tr class="suggestion">') == 1
+        assert "Showing 21\N{EN DASH}21 of <strong>21</strong>" in second and "Previous" in second
+        shown = set(re.findall(r"/admin/duplicates/(\w+:\w+)/reject", first + second))
+        assert len(shown) == 21  # every pair once, over two pages
+        rejected = sorted(shown)[0]
+        answer = client.post(f"/admin/duplicates/{rejected}/reject", data={"csrf": csrf_of(first)})
+        assert answer.status_code == 303
+        after = client.get("/admin/duplicates", params={"mode": "fuzzy"}).text
+        assert "of <strong>20</strong>" in after and rejected not in after
+    assert api.get("/duplicates/suggestions").json()["total_count"] == 20

@@ -55,3 +55,17 @@ def test_bad_requests_name_the_field(api: httpx.Client) -> None:
     assert api.post("/duplicates/nope/approve").status_code == 404
     assert api.get("/batches/nope").status_code == 404
     assert api.post("/duplicates/apply", json={"keys": ["shoe"]}).json()["errors"][0]["field"] == "keys"
+
+
+def test_clusters_page_with_their_true_total(api: httpx.Client) -> None:
+    for n in range(5):
+        for _ in range(2):
+            make(api, role="lead", email=f"twin{n}@example.com", name=f"Twin {n}")
+    every = api.get("/duplicates", params={"type": "cluster"}).json()
+    assert every["total_count"] == 5 and len(every["data"]) == 5
+    pages = [
+        api.get("/duplicates", params={"type": "cluster", "per_page": 2, "page": p}).json() for p in (1, 2, 3)
+    ]
+    assert [c["id"] for page in pages for c in page["data"]] == [c["id"] for c in every["data"]]
+    assert all(page["total_count"] == 5 and page["pages"]["total_pages"] == 3 for page in pages)
+    assert api.get("/duplicates", params={"page": 4, "per_page": 2}).json()["data"] == []

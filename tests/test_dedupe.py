@@ -145,15 +145,59 @@ def test_cli_dedupe_preview_apply_and_undo(isolated_database: Database, tmp_path
     workspace_id = seed_workspace(database)
     ws = ["--workspace", workspace_id]
     preview = run(
-        database.url, "dedupe", "--json", str(tmp_path / "plan.json"), "--csv", str(tmp_path / "p.csv"), *ws
+        database.url,
+        "dedupe",
+        "scan",
+        "--json",
+        str(tmp_path / "plan.json"),
+        "--csv",
+        str(tmp_path / "p.csv"),
+        *ws,
     )
     assert preview.returncode == 0, preview.stderr
     assert "nothing was changed" in preview.stdout and "info@acme.com" in preview.stdout
     assert '"merges_planned": 3' in (tmp_path / "plan.json").read_text()
-    applied = run(database.url, "dedupe", "--apply", *ws)
-    batch = re.search(r"merges undo --batch (\w+)", applied.stdout)
+    applied = run(database.url, "dedupe", "apply", *ws)
+    batch = re.search(r"contactmerge dedupe undo (\w+)", applied.stdout)
     assert applied.returncode == 0 and batch, applied.stdout + applied.stderr
-    undone = run(database.url, "merges", "undo", "--batch", batch.group(1), *ws)
-    assert undone.returncode == 0 and "undone: 3 merges" in undone.stdout
-    bad = run(database.url, "dedupe", "--keys", "email,shoe_size", *ws)
+    assert "merged 3 contacts in batch" in applied.stdout  # the two users wait for an approval
+    undone = run(database.url, "dedupe", "undo", batch.group(1), *ws)
+    assert undone.returncode == 0 and f"batch {batch.group(1)} undone: 3 merges" in undone.stdout
+    again = run(database.url, "dedupe", "undo", batch.group(1), *ws)
+    assert again.returncode == 1 and "only a finished batch can be undone" in again.stderr
+    bad = run(database.url, "dedupe", "scan", "--keys", "email,shoe_size", *ws)
     assert bad.returncode == 1 and "keys are a comma-separated choice" in bad.stderr
+    assert run(database.url, "dedupe", "apply", "--keys", "shoe", *ws).returncode == 1
+
+
+def test_cli_apply_never_merges_a_cluster_just_rejected(isolated_database: Database) -> None:
+    """Issue 12: `dedupe reject ID` then `dedupe apply` merged the cluster just rejected."""
+    database = isolated_database
+    workspace_id = seed_workspace(database)
+    ws = ["--workspace", workspace_id]
+    sessions = make_sessionmaker(database.engine)
+    with sessions() as db:
+        [ada] = [
+            r for r in review.review(db, db.get_one(Workspace, workspace_id)) if r.planned.blocked is None
+        ]
+        before = snapshot(db, workspace_id)
+    ada_id = ada.planned.cluster.id
+    rejected = run(database.url, "dedupe", "reject", ada_id, *ws)
+    assert rejected.returncode == 0 and f"rejected cluster {ada_id}" in rejected.stdout, rejected.stderr
+    listed = run(database.url, "dedupe", "scan", *ws)
+    assert "clusters rejected (never applied) │ 1" in listed.stdout, listed.stdout
+    applied = run(database.url, "dedupe", "apply", *ws)
+    assert applied.returncode == 0 and "merged 0 contacts" in applied.stdout, applied.stdout + applied.stderr
+    named = run(database.url, "dedupe", "apply", "--cluster", ada_id, *ws)
+    assert named.returncode == 0 and "merged 0 contacts" in named.stdout, named.stdout + named.stderr
+    with sessions() as db:
+        assert snapshot(db, workspace_id) == before  # nobody was merged
+
+    for wrong, message in (("nobody", "no duplicate cluster 'nobody'"), ("a:a", "is not a suggestion id")):
+        refused = run(database.url, "dedupe", "reject", ada_id, wrong, *ws)
+        assert refused.returncode == 1 and message in refused.stderr, refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1
+    unknown = run(database.url, "dedupe", "apply", "--cluster", "nobody", *ws)
+    assert unknown.returncode == 1 and "no duplicate cluster nobody" in unknown.stderr
+    with sessions() as db:
+        assert snapshot(db, workspace_id) == before

@@ -122,10 +122,10 @@ def test_cli_turns_provider_rules_on_and_the_scan_follows(
         chosen = db.get_one(Workspace, workspace.app_id)
         for fields in PEOPLE.values():
             contacts.create_contact(db, chosen, fields, region="US")
-    assert '"clusters": 0' in run(database.url, "dedupe", "--json", "/dev/stdout", *ws).stdout
+    assert '"clusters": 0' in run(database.url, "dedupe", "scan", "--json", "/dev/stdout", *ws).stdout
     changed = run(database.url, "workspace", "set", "--dedupe-provider-rules", *ws)
     assert changed.returncode == 0, changed.stderr
     assert "dedupe provider rules on" in changed.stdout
-    preview = run(database.url, "dedupe", "--json", "/dev/stdout", *ws)
+    preview = run(database.url, "dedupe", "scan", "--json", "/dev/stdout", *ws)
     assert preview.returncode == 0, preview.stderr
     assert '"value": "johndoe@gmail.com"' in preview.stdout and '"clusters": 2' in preview.stdout

@@ -1,119 +1,198 @@
-"""``contactmerge dedupe``: scan for duplicates by exact keys, write the plan, apply it as one batch."""
+"""``contactmerge dedupe scan|suggest|apply|reject|undo``: a thin shell over services/duplicates, whose
+batch runner the worker uses too, so a verdict given anywhere holds here."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
 import typer
-from rich.progress import Progress
+from rich.markup import escape
+from rich.progress import Progress, TextColumn
 from rich.table import Table
 from sqlalchemy.orm import Session as DbSession
 
-from contactmerge.cli.common import console, err_console, unit_of_work
-from contactmerge.errors import BadRequest
+from contactmerge.cli.common import console, err_console, fail, unit_of_work
 from contactmerge.services import csv_export, workspaces
-from contactmerge.services.duplicates import batches, review, scan
+from contactmerge.services.duplicates import batches, queue, review, scan, suggest
 from contactmerge.storage.tables import Workspace
 
+dedupe_app = typer.Typer(help="Duplicates (R5): scan, suggest, apply, reject, undo.", no_args_is_help=True)
 WorkspaceOption = typer.Option(None, "--workspace", help="The workspace's app_id (default: the only one).")
+KeysOption = typer.Option("email,external_id,phone", "--keys", help="Which shared keys link contacts.")
 
 
-def dedupe_command(
-    keys: str = typer.Option("email,external_id,phone", "--keys", help="Which shared keys link contacts."),
-    apply: bool = typer.Option(
-        False, "--apply", help="Merge the clusters that need no approval, as one batch."
-    ),
-    clusters: list[str] = typer.Option([], "--cluster", help="With --apply: only these cluster ids."),
+@dedupe_app.command("scan")
+def scan_command(
+    keys: str = KeysOption,
     json_out: Path | None = typer.Option(None, "--json", help="Write the plan as JSON to this file."),
     csv_out: Path | None = typer.Option(None, "--csv", help="Write the plan as CSV (one row per contact)."),
-    fuzzy: bool = typer.Option(
-        False,
-        "--fuzzy",
-        help="Show fuzzy suggestions (similar names, emails, phones) instead; never applied.",
-    ),
-    min_score: float = typer.Option(0.8, "--min-score", help="With --fuzzy: the lowest score shown."),
-    reject: list[str] = typer.Option(
-        [], "--reject", help="A cluster id or suggestion id (a:b) that is not the same person: remembered."
-    ),
     workspace: str | None = WorkspaceOption,
 ) -> None:
-    """Find duplicate clusters by shared normalized email, external_id or E.164 phone (R5) and show the plan;
-    --apply merges them as one batch that `contactmerge merges undo --batch ID` takes back. --fuzzy shows
-    suggestions; --reject remembers a cluster or suggestion as not the same person."""
-    if fuzzy and (apply or clusters or csv_out):
-        raise BadRequest("fuzzy suggestions are never applied in bulk: review them one by one", field="fuzzy")
+    """Find duplicate clusters by shared normalized email, external_id or E.164 phone (R5) and show the
+    plan; nothing is changed (`contactmerge dedupe apply` merges)."""
     with unit_of_work() as db:
         chosen = workspaces.resolve(db, workspace)
-        for subject in reject:
-            _reject(db, chosen, subject)
-        if fuzzy:
-            _show_suggestions(db, chosen, min_score, json_out)
-            return
-        plan = scan.scan(db, chosen, scan.parse_keys(keys))
-        summary = plan.summary()
+        reviewed = review.queue(db, chosen, scan.parse_keys(keys))
+        plan = scan.DedupePlan(tuple(r.planned for r in reviewed.clusters), reviewed.held)
+        rejected = sum(1 for r in reviewed.clusters if r.decision == "rejected")
         if json_out:
             json_out.write_text(json.dumps(_as_json(plan), indent=2))
         if csv_out:
             _write_csv(csv_out, plan)
-        outcome = None
-        if apply:
-            with Progress(console=err_console, transient=True) as bar:
-                bar.add_task("merging", total=None)
-                outcome = batches.apply_now(db, chosen, keys=scan.parse_keys(keys), cluster_ids=clusters)
     table = Table("duplicates", "count", title="dedupe plan", title_justify="left")
-    for name, value in summary.items():
+    for name, value in plan.summary().items():
         shown = ", ".join(f"{k} {v}" for k, v in value.items()) if isinstance(value, dict) else f"{value:,}"
         table.add_row(name.replace("_", " "), shown)
+    table.add_row("clusters rejected (never applied)", f"{rejected:,}")
     console.print(table)
     for held in plan.held[:10]:
-        console.print(f"[yellow]held[/] {held.key.kind} {held.key.value}: {held.reason}", highlight=False)
-    if outcome is None:
-        console.print(
-            "nothing was changed; --apply merges the clusters that need no approval", highlight=False
-        )
-        return
-    batch_id, merged = outcome.id, outcome.counts["merged"]
+        value = escape(held.key.value)
+        console.print(f"[yellow]held[/] {held.key.kind} {value}: {held.reason}", highlight=False)
     console.print(
-        f"merged {merged} contacts in batch {batch_id}; undo with: "
-        f"contactmerge merges undo --batch {batch_id}",
-        highlight=False,
+        "nothing was changed; `contactmerge dedupe apply` merges the clusters not rejected", highlight=False
     )
 
 
-def _reject(db: DbSession, workspace: Workspace, subject: str) -> None:
-    if review.is_pair(subject):
-        first, second = review.reject_pair(db, workspace, subject)
-        console.print(f"rejected suggestion {first}:{second}: not suggested again", highlight=False)
-    else:
-        review.decide(db, workspace, subject, "rejected")
-        console.print(
-            f"rejected cluster {subject}: kept apart while its members stay the same", highlight=False
+@dedupe_app.command("suggest")
+def suggest_command(
+    min_score: float = typer.Option(0.8, "--min-score", help="The lowest score shown."),
+    page: int = typer.Option(1, "--page", help="Which page of the queue, from 1."),
+    per_page: int = typer.Option(50, "--per-page", help="Suggestions per page."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write this page as JSON to this file."),
+    rescan: bool = typer.Option(
+        False, "--rescan", help="Scan for suggestions now (replaces the queue), then show it."
+    ),
+    block_cap: int = typer.Option(
+        suggest.DEFAULT_BLOCK_CAP, "--block-cap", help="With --rescan: blocks larger than this are skipped."
+    ),
+    workspace: str | None = WorkspaceOption,
+) -> None:
+    """Page through the stored queue of fuzzy suggestions (similar names, emails, phones), best first;
+    never applied in bulk. --rescan scans first, as a worker would."""
+    with unit_of_work() as db:
+        chosen = workspaces.resolve(db, workspace)
+        queue.check_paging(min_score, page, per_page)
+        if rescan:
+            queue.check_options(min(min_score, queue.DEFAULT_FLOOR), block_cap)
+            _rescan(db, chosen, min(min_score, queue.DEFAULT_FLOOR), block_cap)
+        found = queue.page(db, chosen, min_score=min_score, page=page, per_page=per_page)
+    if found.scan is None:
+        waiting = f" (scan {found.pending.id} is waiting for a worker)" if found.pending else ""
+        fail(
+            f"no suggestion scan has run in this workspace yet{waiting}; start one with "
+            "`contactmerge dedupe suggest --rescan`, POST /duplicates/suggestions/scan or the duplicates page"
         )
-
-
-def _show_suggestions(db: DbSession, workspace: Workspace, min_score: float, json_out: Path | None) -> None:
-    found = review.suggestions(db, workspace, min_score=min_score)
+        return
     if json_out:
         rows = [
             {"id": review.pair_id(s.contact_a, s.contact_b), "score": s.score, "reasons": list(s.reasons)}
             for s in found.suggestions
         ]
-        json_out.write_text(json.dumps({"suggestions": rows}, indent=2))
+        document = {"scan": queue.scan_json(found.scan), "total_count": found.total, "suggestions": rows}
+        json_out.write_text(json.dumps(document, indent=2))
     table = Table("suggestion", "score", "why", title="fuzzy suggestions", title_justify="left")
     for s in found.suggestions:
         table.add_row(review.pair_id(s.contact_a, s.contact_b), f"{s.score:.2f}", "; ".join(s.reasons))
     console.print(table)
-    for block in found.skipped_blocks[:10]:
+    for block in queue.skipped_blocks(found.scan)[:10]:
+        kind, value, size = block["kind"], escape(str(block["value"])), block["size"]
         console.print(
-            f"[yellow]skipped[/] {block.kind} {block.value}: {block.size} contacts, too many to compare",
-            highlight=False,
+            f"[yellow]skipped[/] {kind} {value}: {size} contacts, too many to compare", highlight=False
         )
+    first = (page - 1) * per_page + 1
+    last = first + len(found.suggestions) - 1
+    shown = f"{first:,}\N{EN DASH}{last:,}" if found.suggestions else f"none (page {page:,} is past the end)"
     console.print(
-        f"{len(found.suggestions)} suggestions; never applied: merge a pair with POST /contacts/merge, "
-        "or --reject ID to never see it again",
+        f"showing {shown} of {found.total:,} suggestions (scan {found.scan.id} at "
+        f"{_when(found.scan.finished_at)}); never applied in bulk: "
+        "`contactmerge dedupe reject A:B` to never see a pair again",
         highlight=False,
     )
+
+
+def _rescan(db: DbSession, workspace: Workspace, floor: float, block_cap: int) -> None:
+    with Progress(
+        *Progress.get_default_columns(),
+        TextColumn("{task.fields[phase]}"),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("suggestions", total=None, phase="scanning")
+
+        def advance(phase: str, done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total, phase=phase)
+
+        done = batches.suggest_now(db, workspace, min_score=floor, block_cap=block_cap, progress=advance)
+    counts = done.counts
+    console.print(
+        f"scan {done.id}: {counts['suggestions']:,} suggestions from {counts['pairs_compared']:,} pairs "
+        f"compared; {counts['blocks_skipped']:,} blocks too large skipped",
+        highlight=False,
+    )
+
+
+@dedupe_app.command("apply")
+def apply_command(
+    keys: str = KeysOption,
+    clusters: list[str] = typer.Option([], "--cluster", help="Only these cluster ids."),
+    workspace: str | None = WorkspaceOption,
+) -> None:
+    """Merge the clusters of a fresh scan as one batch, through the worker's batch runner: a rejected
+    cluster is never applied, a cluster of two users only once approved."""
+    with unit_of_work() as db:
+        chosen = workspaces.resolve(db, workspace)
+        with Progress(console=err_console, transient=True) as bar:
+            bar.add_task("merging", total=None)
+            outcome = batches.apply_now(db, chosen, keys=scan.parse_keys(keys), cluster_ids=clusters)
+    counts = outcome.counts
+    console.print(
+        f"merged {counts['merged']} contacts in batch {outcome.id} ({counts['clusters']} clusters not "
+        f"rejected; merges refused {counts['refused']}, held {counts['held']}); undo with: "
+        f"contactmerge dedupe undo {outcome.id}",
+        highlight=False,
+    )
+
+
+@dedupe_app.command("reject")
+def reject_command(
+    subjects: list[str] = typer.Argument(..., metavar="ID…", help="Cluster ids, or suggestion ids A:B."),
+    workspace: str | None = WorkspaceOption,
+) -> None:
+    """Remember clusters or suggested pairs as "not the same person": never applied nor suggested again."""
+    with unit_of_work() as db:
+        chosen = workspaces.resolve(db, workspace)
+        done = [_reject(db, chosen, subject) for subject in subjects]
+    for line in done:
+        console.print(line, highlight=False)
+
+
+def _reject(db: DbSession, workspace: Workspace, subject: str) -> str:
+    if review.is_pair(subject):
+        first, second = review.reject_pair(db, workspace, subject)
+        return f"rejected suggestion {first}:{second}: not suggested again"
+    review.decide(db, workspace, subject, "rejected")
+    return f"rejected cluster {subject}: kept apart while its members stay the same"
+
+
+@dedupe_app.command("undo")
+def undo_command(
+    batch_id: str = typer.Argument(..., metavar="BATCH_ID", help="The batch `dedupe apply` printed."),
+    workspace: str | None = WorkspaceOption,
+) -> None:
+    """Undo every merge of a bulk-merge batch."""
+    with unit_of_work() as db:
+        chosen = workspaces.resolve(db, workspace)
+        batch = batches.undo(db, chosen, batch_id)
+        undone = batch.counts.get("undone", 0)
+    console.print(f"batch {batch_id} undone: {undone} merges", highlight=False)
+
+
+def _when(stamp: int | None) -> str:
+    if stamp is None:
+        return "—"
+    return dt.datetime.fromtimestamp(stamp, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _as_json(plan: scan.DedupePlan) -> dict[str, object]:

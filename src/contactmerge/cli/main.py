@@ -9,7 +9,7 @@ import uvicorn
 from sqlalchemy.exc import OperationalError
 
 from contactmerge.cli.common import console, fail, settings, unit_of_work
-from contactmerge.cli.dedupe import dedupe_command
+from contactmerge.cli.dedupe import dedupe_app
 from contactmerge.cli.importing import import_command, imports_app
 from contactmerge.cli.merges import merge_command, merges_app
 from contactmerge.cli.worker import marks_app, worker_command
@@ -33,7 +33,7 @@ app.command("merge")(merge_command)
 app.command("worker")(worker_command)
 app.add_typer(imports_app, name="imports")
 app.command("import")(import_command)
-app.command("dedupe")(dedupe_command)
+app.add_typer(dedupe_app, name="dedupe")
 
 
 WorkspaceOption = typer.Option(None, "--workspace", help="The workspace's app_id (default: the only one).")
@@ -90,9 +90,12 @@ def workspace_set(
         "--dedupe-provider-rules/--no-dedupe-provider-rules",
         help="Duplicate scan: read Gmail-style emails as the provider does (dots, +tag ignored).",
     ),
+    phone_region: str | None = typer.Option(
+        None, help="CSV imports: ISO country (GB, DE…) of phone numbers written without +country."
+    ),
 ) -> None:
-    """Change a workspace's identity verification, email matching (R2), merge fan-in cap and duplicate
-    scan email rules (R5)."""
+    """Change a workspace's identity verification, email matching (R2), merge fan-in cap, duplicate
+    scan email rules (R5) and the phone region of its CSV imports (R3)."""
     with unit_of_work() as db:
         chosen = workspaces.update_settings(
             db,
@@ -101,13 +104,15 @@ def workspace_set(
             email_match=email_match,
             fan_in_cap=fan_in_cap,
             dedupe_provider_rules=dedupe_provider_rules,
+            phone_region=phone_region,
         )
         provider_rules = "on" if chosen.settings.get("dedupe_provider_rules") else "off"
         summary = (
             f"{chosen.app_id}: identity verification {chosen.identity_verification}, "
             f"email match {chosen.settings.get('email_match', 'on_login')}, "
             f"fan-in cap {chosen.settings.get('merge_fan_in_cap', 50)}, "
-            f"dedupe provider rules {provider_rules}"
+            f"dedupe provider rules {provider_rules}, "
+            f"import phone region {chosen.settings.get('phone_region') or 'the server default'}"
         )
     console.print(summary, highlight=False)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Iterable
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
 from contactmerge.storage.tables import Batch, DuplicateDecision
@@ -27,6 +29,28 @@ def claim_pending(db: DbSession) -> Batch | None:
     return db.scalar(stmt.execution_options(populate_existing=True))
 
 
+def latest(db: DbSession, workspace_id: str, kind: str, states: Iterable[str]) -> Batch | None:
+    """The newest batch of ``kind`` in one of ``states`` (by when it finished, then when it was created)."""
+    return db.scalar(
+        select(Batch)
+        .where(Batch.workspace_id == workspace_id, Batch.kind == kind, Batch.state.in_(list(states)))
+        .order_by(Batch.finished_at.desc(), Batch.created_at.desc(), Batch.id.desc())
+        .limit(1)
+    )
+
+
+def count(db: DbSession, workspace_id: str, kind: str) -> int:
+    """How many batches of ``kind`` the workspace ever started."""
+    return (
+        db.scalar(
+            select(func.count())
+            .select_from(Batch)
+            .where(Batch.workspace_id == workspace_id, Batch.kind == kind)
+        )
+        or 0
+    )
+
+
 def decisions(db: DbSession, workspace_id: str) -> dict[str, DuplicateDecision]:
     rows = db.scalars(select(DuplicateDecision).where(DuplicateDecision.workspace_id == workspace_id))
     return {row.subject: row for row in rows}
@@ -34,16 +58,3 @@ def decisions(db: DbSession, workspace_id: str) -> dict[str, DuplicateDecision]:
 
 def decide(db: DbSession, decision: DuplicateDecision) -> DuplicateDecision:
     return db.merge(decision)
-
-
-def rejected_pairs(db: DbSession, workspace_id: str) -> set[str]:
-    """The subjects (``a:b``) of the suggested pairs people rejected in this workspace."""
-    return set(
-        db.scalars(
-            select(DuplicateDecision.subject).where(
-                DuplicateDecision.workspace_id == workspace_id,
-                DuplicateDecision.verdict == "rejected",
-                DuplicateDecision.subject.contains(":"),
-            )
-        )
-    )

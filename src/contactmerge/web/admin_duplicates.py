@@ -1,4 +1,5 @@
-"""The duplicates review queue and bulk-merge batches (R5), over the services ``/duplicates`` uses."""
+"""The duplicates review queue, the stored suggestion queue, and batches (R5), over the services
+``/duplicates`` uses."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from starlette.datastructures import FormData
 from contactmerge.domain.dedupe import KEYS
 from contactmerge.errors import BadRequest
 from contactmerge.services import contacts
-from contactmerge.services.duplicates import batches, review, scan
+from contactmerge.services.duplicates import batches, queue, review, scan
 from contactmerge.web.admin import (
     AdminContext,
     AdminRoute,
@@ -46,7 +47,7 @@ def _pages(total: int, page: int, query: dict[str, str]) -> dict[str, object]:
 
 
 @router.get("/admin/duplicates", response_class=HTMLResponse)
-def queue(
+def review_queue(
     request: Request,
     mode: str = "exact",
     key: str = "",
@@ -62,7 +63,7 @@ def queue(
         common |= _suggestions(ctx, min_score, page)
     else:
         common |= _clusters(ctx, key, page)
-    return render(request, "admin/review.html", ctx, **common)
+    return render(request, "admin/duplicates.html", ctx, **common)
 
 
 def _clusters(ctx: AdminContext, key: str, page: int) -> dict[str, Any]:
@@ -80,13 +81,16 @@ def _clusters(ctx: AdminContext, key: str, page: int) -> dict[str, Any]:
 
 
 def _suggestions(ctx: AdminContext, min_score: float, page: int) -> dict[str, Any]:
-    found = review.suggestions(ctx.db, ctx.workspace, min_score=min_score).suggestions
-    pages = _pages(len(found), page, {"mode": "fuzzy", "min_score": str(min_score)})
-    shown = found[(page - 1) * PER_PAGE : page * PER_PAGE]
-    pair_members = [c for s in shown for c in (s.contact_a, s.contact_b)]
+    found = queue.page(ctx.db, ctx.workspace, min_score=min_score, page=page, per_page=PER_PAGE)
+    pages = _pages(found.total, page, {"mode": "fuzzy", "min_score": str(min_score)})
+    pair_members = [c for s in found.suggestions for c in (s.contact_a, s.contact_b)]
     return {
-        "suggestions": shown,
-        "total": len(found),
+        "suggestions": found.suggestions,
+        "total": found.total,
+        "first": (page - 1) * PER_PAGE + 1,
+        "scan": found.scan,
+        "pending": found.pending,
+        "skipped": queue.skipped_blocks(found.scan),
         "people": contacts.by_ids(ctx.db, ctx.workspace, pair_members),
         "pages": pages,
     }
@@ -138,6 +142,18 @@ def apply(
     wake_worker(request)
     return redirect(
         request, f"/admin/batches/{batch.id}", "Batch started: the worker is merging the clusters."
+    )
+
+
+@router.post("/admin/duplicates/suggestions/scan")
+def scan_suggestions(
+    request: Request, ctx: AdminContext = Depends(admin_context), form: FormData = Depends(checked_form)
+) -> Response:
+    batch = queue.start_scan(ctx.db, ctx.workspace)
+    ctx.commit()
+    wake_worker(request)
+    return redirect(
+        request, f"/admin/batches/{batch.id}", "Scan started: the worker is looking for suggestions."
     )
 
 

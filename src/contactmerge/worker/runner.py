@@ -1,5 +1,5 @@
 """Claims ready merge marks and applies them through the merging service, a batch per transaction;
-runs uploaded CSV imports when no mark is waiting.
+runs duplicate batches (bulk merges, suggestion scans), then uploaded CSV imports, when no mark is waiting.
 
 The merges and the marks' new states commit together, so a mark is applied exactly once however many
 workers run and whenever one of them dies: a killed worker's transaction rolls back and its marks are
@@ -73,7 +73,8 @@ class Worker:
         return self._run_marks() or self._run_batch() or self._run_import()
 
     def _run_batch(self) -> bool:
-        """Claim a bulk-merge batch (R5) and run it in one transaction: all of it or none."""
+        """Claim a batch (R5: a bulk merge, or a suggestion scan) and run it through the one batch runner the
+        CLI uses too, in one transaction: all of it or none."""
         with transaction(self.sessions) as db:
             batch = batches_repo.claim_pending(db)
             if batch is None:

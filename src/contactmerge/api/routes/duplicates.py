@@ -1,5 +1,5 @@
-"""Duplicates (R5): review clusters and fuzzy suggestions, approve or reject them, apply clusters as a worker
-batch, undo it."""
+"""Duplicates (R5): review clusters and the stored fuzzy suggestion queue, approve or reject them, scan for
+suggestions and apply clusters as worker batches, undo a bulk merge."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from contactmerge.api.paging import page_number
 from contactmerge.api.schemas import Body
 from contactmerge.domain.fuzzy import Suggestion
 from contactmerge.errors import BadRequest
-from contactmerge.services.duplicates import batches, review, scan
+from contactmerge.services.duplicates import batches, queue, review, scan, suggest
 from contactmerge.storage.tables import Batch
 from contactmerge.worker.runner import wake_worker
 
@@ -25,6 +25,16 @@ class ApplyRequest(Body):
     keys: list[str] | None = Field(default=None, description="email, external_id, phone (default: all)")
     cluster_ids: list[str] = Field(
         default_factory=list, description="Only these clusters (default: all ready)"
+    )
+
+
+class ScanRequest(Body):
+    min_score: float = Field(
+        default=queue.DEFAULT_FLOOR, description="Keep the pairs scoring this or more (0 to 1)."
+    )
+    block_cap: int = Field(
+        default=suggest.DEFAULT_BLOCK_CAP,
+        description="Blocks of more contacts than this are skipped and reported, not compared.",
     )
 
 
@@ -92,37 +102,62 @@ def list_duplicates(
     page: int = 1,
     ctx: ApiContext = Depends(api_context),
 ) -> dict[str, Any]:
-    """Exact clusters, then fuzzy suggestions (``type=cluster`` or ``type=suggestion`` for one kind)."""
+    """Exact clusters of a fresh scan, then the stored suggestions (``type=cluster`` or ``type=suggestion``
+    for one kind), one page, with the true total."""
     _page_checked(per_page, page, ctx)
     if type not in (None, "cluster", "suggestion"):
         raise BadRequest("type must be 'cluster' or 'suggestion'", field="type")
-    if not 0 <= min_score <= 1:
-        raise BadRequest("min_score must be between 0 and 1", field="min_score")
     kinds = [type] if type else ["cluster", "suggestion"]
-    queue = review.clusters_and_suggestions(
-        ctx.db, ctx.workspace, scan.parse_keys(key), kinds=kinds, min_score=min_score
+    found = review.listing(
+        ctx.db,
+        ctx.workspace,
+        scan.parse_keys(key),
+        kinds=kinds,
+        min_score=min_score,
+        page=page,
+        per_page=per_page,
     )
-    found = [cluster_json(i) if isinstance(i, review.Reviewed) else suggestion_json(i) for i in queue]
-    return _listing(found[(page - 1) * per_page : page * per_page], len(found), per_page, page)
+    data = [cluster_json(i) if isinstance(i, review.Reviewed) else suggestion_json(i) for i in found.items]
+    listing = _listing(data, found.total, per_page, page)
+    if "suggestion" in kinds:
+        listing |= _scan_info(found.scan, found.pending)
+    return listing
 
 
 @router.get("/duplicates/suggestions")
 def list_suggestions(
     min_score: float = 0.8,
-    block_cap: int = 50,
     per_page: int = 50,
     page: int = 1,
     ctx: ApiContext = Depends(api_context),
 ) -> dict[str, Any]:
-    """Fuzzy suggestions, best first; pairs rejected before never come back."""
+    """The stored suggestion queue of the latest scan, best first, one page (never a scan per request);
+    pairs decided on, and pairs whose contacts were merged or archived since, are left out."""
     _page_checked(per_page, page, ctx)
-    found = review.suggestions(ctx.db, ctx.workspace, min_score=min_score, limit=None, block_cap=block_cap)
-    shown = found.suggestions[(page - 1) * per_page : page * per_page]
-    listing = _listing([suggestion_json(s) for s in shown], len(found.suggestions), per_page, page)
-    listing["skipped_blocks"] = [
-        {"kind": b.kind, "value": b.value, "size": b.size} for b in found.skipped_blocks
-    ]
-    return listing
+    found = queue.page(ctx.db, ctx.workspace, min_score=min_score, page=page, per_page=per_page)
+    listing = _listing([suggestion_json(s) for s in found.suggestions], found.total, per_page, page)
+    return listing | _scan_info(found.scan, found.pending)
+
+
+def _scan_info(current: Batch | None, pending: Batch | None) -> dict[str, Any]:
+    return {
+        "scan": queue.scan_json(current),
+        "scan_pending": pending.id if pending is not None else None,
+        "skipped_blocks": queue.skipped_blocks(current),
+    }
+
+
+@router.post("/duplicates/suggestions/scan", status_code=202)
+def scan_suggestions(
+    request: Request, body: ScanRequest | None = None, ctx: ApiContext = Depends(api_context)
+) -> JSONResponse:
+    """Start a suggestion scan, run by a worker; its suggestions replace the queue when it finishes."""
+    options = body or ScanRequest()
+    batch = queue.start_scan(ctx.db, ctx.workspace, min_score=options.min_score, block_cap=options.block_cap)
+    response = batch_json(batch)
+    ctx.commit()
+    wake_worker(request)
+    return JSONResponse(response, status_code=202)
 
 
 @router.post("/duplicates/{cluster_id}/approve")

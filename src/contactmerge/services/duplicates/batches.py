@@ -11,7 +11,7 @@ from contactmerge.domain.dedupe import KEYS
 from contactmerge.domain.ids import new_id, now
 from contactmerge.errors import BadRequest, Conflict, NotFound
 from contactmerge.services import merging
-from contactmerge.services.duplicates import review
+from contactmerge.services.duplicates import queue, review, suggest
 from contactmerge.services.duplicates.scan import PlannedCluster
 from contactmerge.storage import batches as repo
 from contactmerge.storage.tables import Batch, Workspace
@@ -33,8 +33,15 @@ def start_batch(db: DbSession, workspace: Workspace, *, keys: Iterable[str], clu
     )
 
 
-def run_batch(db: DbSession, batch: Batch) -> Batch:
-    """The worker's part, in its transaction: every wanted cluster not rejected is merged as this batch."""
+def run_batch(db: DbSession, batch: Batch, progress: queue.Progress | None = None) -> Batch:
+    """The one runner of every batch, in its caller's transaction (the worker's, or the CLI's): a
+    suggestion scan stores its queue; a bulk merge merges every wanted cluster not rejected (R5)."""
+    if batch.kind == queue.KIND:
+        return queue.run_scan(db, batch, progress)
+    return _merge_clusters(db, batch)
+
+
+def _merge_clusters(db: DbSession, batch: Batch) -> Batch:
     workspace = db.get_one(Workspace, batch.workspace_id)
     wanted = set(batch.options.get("cluster_ids") or ())
     reviewed = [
@@ -79,6 +86,18 @@ def apply_now(
     return run_batch(db, start_batch(db, workspace, keys=keys, cluster_ids=wanted))
 
 
+def suggest_now(
+    db: DbSession,
+    workspace: Workspace,
+    *,
+    min_score: float = queue.DEFAULT_FLOOR,
+    block_cap: int = suggest.DEFAULT_BLOCK_CAP,
+    progress: queue.Progress | None = None,
+) -> Batch:
+    """R5 suggestion scan at once, in the caller's transaction: the batch a worker would run (the CLI's)."""
+    return run_batch(db, queue.start_scan(db, workspace, min_score=min_score, block_cap=block_cap), progress)
+
+
 def get_batch(db: DbSession, workspace: Workspace, batch_id: str) -> Batch:
     found = repo.get(db, workspace.id, batch_id)
     if found is None:
@@ -91,6 +110,12 @@ def undo(db: DbSession, workspace: Workspace, batch_id: str) -> Batch:
     batch = repo.get(db, workspace.id, batch_id, lock=True)
     if batch is None:
         raise NotFound(f"Batch Not Found: no batch has id '{batch_id}'", field="id")
+    if batch.kind == queue.KIND:
+        raise Conflict(
+            f"batch {batch_id} is a suggestion scan: it merged nothing, so there is nothing to undo",
+            field="id",
+            code="batch_not_undoable",
+        )
     if batch.state != "done":
         raise Conflict(
             f"batch {batch_id} is {batch.state}; only a finished batch can be undone",

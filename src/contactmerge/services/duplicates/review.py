@@ -1,14 +1,15 @@
-"""Reviewing duplicates (R5): people approve or reject clusters, and bulk merges run as worker batches.
+"""Reviewing duplicates (R5): people approve or reject clusters and suggested pairs.
 
 A rejected cluster ("not the same person") never comes back while its members stay the same; an approved
-cluster of two users is merged, forced, which design §3 allows only on explicit approval. A rejected fuzzy
-suggestion is remembered by its pair of contacts (subject ``a:b``, a < b) and never suggested again.
+cluster of two users is merged, forced, which design §3 allows only on explicit approval. A suggested pair
+approved or rejected is remembered by its contacts (subject ``a:b``, a < b) and never suggested again,
+whichever scan found it (``queue``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session as DbSession
 
@@ -18,10 +19,11 @@ from contactmerge.domain.ids import now
 from contactmerge.domain.merging import choose_survivor
 from contactmerge.errors import BadRequest, NotFound
 from contactmerge.services import merging
-from contactmerge.services.duplicates import scan, suggest
+from contactmerge.services.duplicates import scan
+from contactmerge.services.duplicates.queue import check_paging, loose_page
 from contactmerge.storage import batches as repo
 from contactmerge.storage import contacts as contacts_repo
-from contactmerge.storage.tables import Contact, DuplicateDecision, Workspace
+from contactmerge.storage.tables import Batch, Contact, DuplicateDecision, Workspace
 
 
 @dataclass(frozen=True)
@@ -72,36 +74,44 @@ def pair_id(contact_a: str, contact_b: str) -> str:
     return f"{first}:{second}"
 
 
-def suggestions(
+@dataclass(frozen=True)
+class Listed:
+    items: list[Reviewed | Suggestion]  # one page: clusters first, then suggestions
+    total: int  # clusters and suggestions in all
+    scan: Batch | None  # the suggestion scan read, None when none has run (or no suggestion was asked)
+    pending: Batch | None  # a suggestion scan not finished yet
+
+
+def listing(
     db: DbSession,
     workspace: Workspace,
+    keys: Iterable[str],
     *,
-    min_score: float = 0.8,
-    limit: int | None = suggest.DEFAULT_LIMIT,
-    block_cap: int = suggest.DEFAULT_BLOCK_CAP,
-) -> suggest.FuzzyScan:
-    """R5 fuzzy suggestions, best first, without the pairs people rejected as not the same person."""
-    found = suggest.scan(db, workspace, min_score=min_score, limit=None, block_cap=block_cap)
-    rejected = repo.rejected_pairs(db, workspace.id)
-    kept = [s for s in found.suggestions if pair_id(s.contact_a, s.contact_b) not in rejected]
-    return replace(found, suggestions=tuple(kept if limit is None else kept[:limit]))
-
-
-def clusters_and_suggestions(
-    db: DbSession, workspace: Workspace, keys: Iterable[str], *, kinds: Iterable[str], min_score: float
-) -> list[Reviewed | Suggestion]:
-    """The review queue: exact clusters, then suggestions for pairs that no cluster already ties together."""
+    kinds: Iterable[str],
+    min_score: float,
+    page: int,
+    per_page: int,
+) -> Listed:
+    """R5 review queue, one page of it: the exact clusters of a fresh scan, then the stored suggestions for
+    pairs that no cluster already ties together."""
+    check_paging(min_score, page, per_page)
     keys, kinds = tuple(keys), tuple(kinds)
     clusters = review(db, workspace, keys) if "cluster" in kinds else []
+    offset = (page - 1) * per_page
+    shown: list[Reviewed | Suggestion] = list(clusters[offset : offset + per_page])
     if "suggestion" not in kinds:
-        return list(clusters)
+        return Listed(shown, len(clusters), None, None)
     every = clusters if "cluster" in kinds and set(keys) == set(KEYS) else review(db, workspace)
     tied = {m: r.planned.cluster.id for r in every for m in r.planned.cluster.members}
-    found = suggestions(db, workspace, min_score=min_score, limit=None).suggestions
-    loose = [
-        s for s in found if tied.get(s.contact_a) is None or tied.get(s.contact_a) != tied.get(s.contact_b)
-    ]
-    return [*clusters, *loose]
+    found = loose_page(
+        db,
+        workspace,
+        tied=tied,
+        min_score=min_score,
+        offset=max(0, offset - len(clusters)),
+        limit=per_page - len(shown),
+    )
+    return Listed([*shown, *found.suggestions], len(clusters) + found.total, found.scan, found.pending)
 
 
 def reject_pair(db: DbSession, workspace: Workspace, subject: str) -> tuple[str, str]:

@@ -1,0 +1,186 @@
+"""The fuzzy suggestion queue (R5): a suggestion scan is a batch of kind ``suggest`` that stores every
+scored pair, ranked, under its id; people page through the stored queue of the latest finished scan.
+
+Reading never scans. A pair people approved or rejected (``duplicate_decisions``, subject ``a:b``) and a
+pair one of whose contacts was merged or archived since are left out when read, so a decision holds on
+every page and across every later scan. A new scan replaces the queue when it finishes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session as DbSession
+
+from contactmerge.domain.attributes import INT64_RANGE
+from contactmerge.domain.fuzzy import Suggestion
+from contactmerge.domain.ids import new_id, now
+from contactmerge.errors import BadRequest
+from contactmerge.services.duplicates import suggest
+from contactmerge.storage import batches as batches_repo
+from contactmerge.storage import suggestions as repo
+from contactmerge.storage.tables import Batch, Workspace
+
+KIND = "suggest"
+# A scan stores every pair scoring this or more, so one scan serves any min_score people page with above it.
+DEFAULT_FLOOR = 0.5
+SKIPPED_SHOWN = 20  # the largest blocks skipped, kept on the batch; the count says how many in all
+
+# phase ("scanning", "storing"), done, total (None while unknown)
+Progress = Callable[[str, int, int | None], None]
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    scan: Batch | None  # the latest finished scan, None when none has run
+    suggestions: list[Suggestion]
+    total: int
+    pending: Batch | None  # a scan waiting for or run by a worker
+
+
+def start_scan(
+    db: DbSession,
+    workspace: Workspace,
+    *,
+    min_score: float = DEFAULT_FLOOR,
+    block_cap: int = suggest.DEFAULT_BLOCK_CAP,
+) -> Batch:
+    """R5: a suggestion scan for a worker, keeping pairs that score ``min_score`` or more."""
+    check_options(min_score, block_cap)
+    return batches_repo.add(
+        db,
+        Batch(
+            workspace_id=workspace.id,
+            id=new_id(),
+            kind=KIND,
+            state="pending",
+            options={"min_score": min_score, "block_cap": block_cap},
+            counts={},
+            created_at=now(),
+        ),
+    )
+
+
+def check_options(min_score: float, block_cap: int) -> None:
+    if not 0.0 <= min_score <= 1.0:
+        raise BadRequest("min_score is a number between 0 and 1", field="min_score")
+    if not 2 <= block_cap <= INT64_RANGE[1]:  # SQL compares it with a count: a 64-bit integer
+        raise BadRequest("block_cap is at least 2, and fits in 64 bits", field="block_cap")
+
+
+def run_scan(db: DbSession, batch: Batch, progress: Progress | None = None) -> Batch:
+    """The scan itself, in the caller's transaction: every suggestion stored with its rank, then the
+    workspace's earlier scans dropped."""
+    workspace = db.get_one(Workspace, batch.workspace_id)
+    report = progress or (lambda phase, done, total: None)
+    report("scanning", 0, None)
+    found = suggest.scan(
+        db,
+        workspace,
+        min_score=float(batch.options.get("min_score", DEFAULT_FLOOR)),
+        limit=None,
+        block_cap=int(batch.options.get("block_cap", suggest.DEFAULT_BLOCK_CAP)),
+    )
+    ranked = sorted(found.suggestions, key=lambda s: (-s.score, s.contact_a, s.contact_b))  # rank 0: best
+    total = len(ranked)
+    report("storing", 0, total)
+    repo.write(
+        db,
+        workspace.id,
+        batch.id,
+        ((s.contact_a, s.contact_b, s.score, s.reasons) for s in ranked),
+        progress=lambda done: report("storing", done, total),
+    )
+    repo.drop_other_scans(db, workspace.id, batch.id)
+    batch.counts = {
+        "suggestions": total,
+        "pairs_compared": found.pairs_compared,
+        "blocks_skipped": len(found.skipped_blocks),
+        "skipped_blocks": [
+            {"kind": b.kind, "value": b.value, "size": b.size} for b in found.skipped_blocks[:SKIPPED_SHOWN]
+        ],
+    }
+    batch.state, batch.finished_at = "done", now()
+    return batch
+
+
+def current(db: DbSession, workspace: Workspace) -> Batch | None:
+    """The scan whose suggestions people page through: the latest finished one."""
+    return batches_repo.latest(db, workspace.id, KIND, ("done",))
+
+
+def pending(db: DbSession, workspace: Workspace) -> Batch | None:
+    return batches_repo.latest(db, workspace.id, KIND, ("pending", "running"))
+
+
+def check_paging(min_score: float, page: int, per_page: int) -> None:
+    if not 0.0 <= min_score <= 1.0:
+        raise BadRequest("min_score is a number between 0 and 1", field="min_score")
+    if page < 1:
+        raise BadRequest("page starts at 1", field="page")
+    if per_page < 1:
+        raise BadRequest("per_page is at least 1", field="per_page")
+
+
+def page(db: DbSession, workspace: Workspace, *, min_score: float, page: int, per_page: int) -> QueuePage:
+    """R5: one page of the open suggestions of the current scan, best first, and how many there are."""
+    check_paging(min_score, page, per_page)
+    scan = current(db, workspace)
+    waiting = pending(db, workspace)
+    if scan is None:
+        return QueuePage(None, [], 0, waiting)
+    rows, total = repo.page(
+        db, workspace.id, scan.id, min_score=min_score, offset=(page - 1) * per_page, limit=per_page
+    )
+    return QueuePage(scan, [_suggestion(r) for r in rows], total, waiting)
+
+
+def loose_page(
+    db: DbSession,
+    workspace: Workspace,
+    *,
+    tied: Mapping[str, str],
+    min_score: float,
+    offset: int,
+    limit: int,
+) -> QueuePage:
+    """Like ``page``, without the pairs that one exact cluster already ties (``tied``: contact → cluster),
+    ``limit`` of them from ``offset``. Only the open pairs' ids are read to count them."""
+    scan = current(db, workspace)
+    waiting = pending(db, workspace)
+    if scan is None:
+        return QueuePage(None, [], 0, waiting)
+    total, shown = 0, []
+    for rank, a, b in repo.open_pairs(db, workspace.id, scan.id, min_score=min_score):
+        if a in tied and tied.get(a) == tied.get(b):
+            continue
+        if offset <= total < offset + limit:
+            shown.append(rank)
+        total += 1
+    rows = repo.by_ranks(db, workspace.id, scan.id, shown)
+    return QueuePage(scan, [_suggestion(r) for r in rows], total, waiting)
+
+
+def scan_json(batch: Batch | None) -> dict[str, Any] | None:
+    """What a list says about the scan it shows."""
+    if batch is None:
+        return None
+    return {
+        "id": batch.id,
+        "finished_at": batch.finished_at,
+        "min_score": batch.options.get("min_score"),
+        "block_cap": batch.options.get("block_cap"),
+        "suggestions": batch.counts.get("suggestions", 0),
+        "pairs_compared": batch.counts.get("pairs_compared", 0),
+        "blocks_skipped": batch.counts.get("blocks_skipped", 0),
+    }
+
+
+def skipped_blocks(batch: Batch | None) -> list[dict[str, Any]]:
+    return list((batch.counts.get("skipped_blocks") or []) if batch is not None else [])
+
+
+def _suggestion(row: repo.Stored) -> Suggestion:
+    return Suggestion(row.contact_a, row.contact_b, row.score, row.reasons)

@@ -1,0 +1,183 @@
+"""Fuzzy suggestions are a stored queue (R5, issue 12): a scan is a batch that stores its scored pairs;
+reading pages through them and never scans; decisions and merges hold across scans."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contactmerge.errors import BadRequest
+from contactmerge.services import contacts, merging, workspaces
+from contactmerge.services.duplicates import batches, queue, review
+from contactmerge.storage import batches as batches_repo
+from contactmerge.storage import suggestions as suggestions_repo
+from contactmerge.storage.db import make_sessionmaker, transaction
+from contactmerge.storage.tables import Workspace
+from tests.conftest import Database
+from tests.test_api_suggestions import PAIRS
+from tests.test_cli import run
+
+
+def seed(database: Database, name: str = "queue") -> tuple[str, dict[str, str]]:
+    """A workspace holding ``PAIRS``; its id and the pair id of each."""
+    with transaction(make_sessionmaker(database.engine)) as db:
+        workspace = workspaces.create_workspace(db, name).workspace
+        pairs = {}
+        for key, (a, b) in PAIRS.items():
+            made = [contacts.create_contact(db, workspace, dict(f), region="US").id for f in (a, b)]
+            pairs[key] = review.pair_id(*made)
+        return workspace.id, pairs
+
+
+def add(database: Database, workspace_id: str, fields: dict[str, Any]) -> str:
+    with transaction(make_sessionmaker(database.engine)) as db:
+        return contacts.create_contact(db, db.get_one(Workspace, workspace_id), fields, region="US").id
+
+
+def read(database: Database, workspace_id: str, **paging: Any) -> queue.QueuePage:
+    with make_sessionmaker(database.engine)() as db:
+        options = {"min_score": 0.8, "page": 1, "per_page": 50} | paging
+        return queue.page(db, db.get_one(Workspace, workspace_id), **options)
+
+
+def rescan(database: Database, workspace_id: str) -> str:
+    with transaction(make_sessionmaker(database.engine)) as db:
+        return batches.suggest_now(db, db.get_one(Workspace, workspace_id)).id
+
+
+def scans_started(database: Database, workspace_id: str) -> int:
+    with make_sessionmaker(database.engine)() as db:
+        return batches_repo.count(db, workspace_id, queue.KIND)
+
+
+def ids(found: queue.QueuePage) -> list[str]:
+    return [review.pair_id(s.contact_a, s.contact_b) for s in found.suggestions]
+
+
+def test_the_queue_is_read_from_the_last_scan_and_reading_never_scans(database: Database) -> None:
+    workspace_id, pairs = seed(database)
+    empty = read(database, workspace_id)
+    assert empty.scan is None and empty.total == 0 and empty.suggestions == []
+
+    first = rescan(database, workspace_id)
+    found = read(database, workspace_id)
+    assert found.scan is not None and found.scan.id == first and found.scan.state == "done"
+    assert sorted(ids(found)) == sorted(pairs.values()) and found.total == 3
+    assert [s.score for s in found.suggestions] == sorted((s.score for s in found.suggestions), reverse=True)
+    assert found.scan.counts["suggestions"] >= 3 and found.scan.counts["pairs_compared"] >= 3
+    second_page = read(database, workspace_id, per_page=2, page=2)
+    assert ids(second_page) == ids(found)[2:] and second_page.total == 3
+
+    # A workspace that grows does not change what a read costs or shows: no scan runs, the same rows come
+    # back, and a new duplicate waits for the next scan.
+    for n in range(150):
+        add(database, workspace_id, {"role": "lead", "name": f"Person {n}", "email": f"p{n}@example.com"})
+    newcomer = add(
+        database, workspace_id, {"role": "lead", "name": "Kim Lee", "email": "kim.lee@example.com"}
+    )
+    assert ids(read(database, workspace_id, per_page=2, page=2)) == ids(second_page)
+    assert read(database, workspace_id).total == 3
+    assert scans_started(database, workspace_id) == 1
+
+    second = rescan(database, workspace_id)
+    again = read(database, workspace_id)
+    assert again.scan is not None and again.scan.id == second != first
+    assert again.total == 5 and sum(newcomer in pair for pair in ids(again)) == 2
+    with make_sessionmaker(database.engine)() as db:  # the replaced scan's rows are gone
+        assert suggestions_repo.count(db, workspace_id) == again.scan.counts["suggestions"]
+
+
+def test_decisions_and_merges_hold_across_scans(database: Database) -> None:
+    workspace_id, pairs = seed(database, "decisions")
+    other_id, theirs = seed(database, "other")
+    rescan(database, workspace_id)
+    rescan(database, other_id)
+    sessions = make_sessionmaker(database.engine)
+    with transaction(sessions) as db:
+        workspace = db.get_one(Workspace, workspace_id)
+        review.reject_pair(db, workspace, pairs["kim"])
+        merged = review.approve_pair(db, workspace, pairs["email"])
+    assert ids(read(database, workspace_id)) == [pairs["phone"]]
+    with transaction(sessions) as db:
+        contacts.set_archived(db, db.get_one(Workspace, workspace_id), pairs["phone"].split(":")[0], True)
+    assert read(database, workspace_id).total == 0  # an archived contact is no one's duplicate
+
+    rescan(database, workspace_id)
+    assert read(database, workspace_id, min_score=0.0).suggestions == []  # not even at the lowest score
+    with transaction(sessions) as db:
+        contacts.set_archived(db, db.get_one(Workspace, workspace_id), pairs["phone"].split(":")[0], False)
+        merging.undo_merge(db, db.get_one(Workspace, workspace_id), merged.merge.id)
+    rescan(database, workspace_id)
+    # the rejected pair never comes back; the approved pair stays decided even once its merge is undone
+    assert ids(read(database, workspace_id, min_score=0.0)) == [pairs["phone"]]
+    assert sorted(ids(read(database, other_id))) == sorted(theirs.values())  # other workspaces unaffected
+
+
+def test_bad_scan_and_paging_options_change_nothing(database: Database) -> None:
+    workspace_id, _ = seed(database, "options")
+    for options, field in (({"min_score": 1.5}, "min_score"), ({"block_cap": 1}, "block_cap")):
+        with pytest.raises(BadRequest) as refused, transaction(make_sessionmaker(database.engine)) as db:
+            queue.start_scan(db, db.get_one(Workspace, workspace_id), **options)
+        assert refused.value.field == field
+    assert scans_started(database, workspace_id) == 0
+    for paging, field in (
+        ({"page": 0}, "page"),
+        ({"per_page": 0}, "per_page"),
+        ({"min_score": -1}, "min_score"),
+    ):
+        with pytest.raises(BadRequest) as refused:
+            read(database, workspace_id, **paging)
+        assert refused.value.field == field
+
+
+def test_cli_suggest_pages_the_stored_queue(isolated_database: Database, tmp_path: Path) -> None:
+    database = isolated_database
+    workspace_id, pairs = seed(database, "cli")
+    ws = ["--workspace", workspace_id]
+    none = run(database.url, "dedupe", "suggest", *ws)
+    assert none.returncode == 1 and "no suggestion scan has run" in none.stderr
+    assert "dedupe suggest --rescan" in none.stderr and len(none.stderr.strip().splitlines()) == 1
+
+    scanned = run(database.url, "dedupe", "suggest", "--rescan", "--per-page", "2", *ws)
+    assert scanned.returncode == 0, scanned.stderr
+    shown = re.search(
+        r"showing 1\N{EN DASH}2 of 3 suggestions \(scan (\w+) at \d{4}-\d\d-\d\d \d\d:\d\d UTC\)",
+        scanned.stdout,
+    )
+    assert shown, scanned.stdout
+    paged = run(
+        database.url,
+        "dedupe",
+        "suggest",
+        "--page",
+        "2",
+        "--per-page",
+        "2",
+        "--json",
+        str(tmp_path / "q.json"),
+        *ws,
+    )
+    assert (
+        paged.returncode == 0
+        and f"showing 3\N{EN DASH}3 of 3 suggestions (scan {shown.group(1)}" in paged.stdout
+    )
+    document = json.loads((tmp_path / "q.json").read_text())
+    assert document["total_count"] == 3 and document["scan"]["id"] == shown.group(1)
+    [last] = document["suggestions"]
+    assert last["id"] in pairs.values() and last["id"] not in scanned.stdout
+
+    rejected = run(database.url, "dedupe", "reject", pairs["email"], *ws)
+    assert rejected.returncode == 0 and f"rejected suggestion {pairs['email']}" in rejected.stdout
+    after = run(database.url, "dedupe", "suggest", "--min-score", "0", *ws)
+    assert "of 2 suggestions" in after.stdout and pairs["email"] not in after.stdout
+    assert scans_started(database, workspace_id) == 1  # reading the queue started no scan
+    for wrong in (["--page", "0"], ["--min-score", "2"], ["--rescan", "--block-cap", "1"]):
+        refused = run(database.url, "dedupe", "suggest", *wrong, *ws)
+        assert refused.returncode == 1 and refused.stderr.startswith("error:"), (wrong, refused.stderr)
+    assert scans_started(database, workspace_id) == 1
+    undo = run(database.url, "dedupe", "undo", shown.group(1), *ws)
+    assert undo.returncode == 1 and "suggestion scan" in undo.stderr
