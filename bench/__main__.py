@@ -9,7 +9,7 @@ from dataclasses import asdict
 from rich.console import Console
 from rich.table import Table
 
-from bench import contacts, dedupe_quality, dedupe_scale, imports, load, merges, messenger
+from bench import contacts, dedupe_quality, dedupe_scale, import_messy, imports, load, merges, messenger
 from bench.common import Result, backends
 
 BENCHES = {
@@ -17,6 +17,7 @@ BENCHES = {
     "merge-typical": merges.run_typical,
     "merge-heavy": merges.run_heavy,
     "import": imports.run,
+    "import-messy": import_messy.run,
     "dedupe-scale": dedupe_scale.run,
     "messenger-ping": messenger.run_ping,
     "messenger-login": messenger.run_login,

@@ -60,6 +60,8 @@ def test_block_keys_cover_phone_email_name_company_and_city() -> None:
         ("name_city", "john smith|austin"),
         ("name_part_city", "john|austin"),
         ("name_part_city", "smith|austin"),
+        ("name_part_initial_city", "john|s|austin"),
+        ("name_part_initial_city", "smith|j|austin"),
     }
     assert block_keys(profile("b", None, None, "null")) == set()
 
@@ -106,6 +108,21 @@ SAME_PERSON = [
         profile("b", "Grace Hopper", "grace@navy.mil"),
     ),
     (
+        "nickname, same phone",
+        profile("a", "Bob Smith", None, "+15125550100"),
+        profile("b", "Robert Smith", None, "+15125550100"),
+    ),
+    (
+        "initial, same email",
+        profile("a", "J. Smith", "jsmith@acme.com"),
+        profile("b", "John Smith", "jsmith@acme.com"),
+    ),
+    (
+        "missing middle name, same company and city",
+        profile("a", "Anne Marie Dupont", company="Acme", city="Lyon"),
+        profile("b", "Anne Dupont", company="Acme", city="Lyon"),
+    ),
+    (
         "name and company",
         profile("a", "Alan Turing", company="Bletchley Park"),
         profile("b", "Alan Turing", company="bletchley park"),
@@ -118,6 +135,19 @@ def test_the_same_person_is_suggested(case: str, a: Profile, b: Profile) -> None
     scan = suggest.suggest_profiles([a, b])
     assert [(s.contact_a, s.contact_b) for s in scan.suggestions] == [("a", "b")], case
     assert 0.8 <= scan.suggestions[0].score <= 1.0 and scan.suggestions[0].reasons
+
+
+@pytest.mark.parametrize(("case", "a", "b"), SAME_PERSON, ids=[c[0] for c in SAME_PERSON])
+def test_scoring_does_not_depend_on_which_contact_comes_first(case: str, a: Profile, b: Profile) -> None:
+    assert scoring.score_pair(a, b) == scoring.score_pair(b, a), case
+
+
+def test_reasons_say_why_with_each_weight() -> None:
+    found = scoring.score_pair(
+        profile("a", "Bob Smith", "bob@x.com", "+15125550100"), profile("b", "Robert Smith", "bob@x.com")
+    )
+    assert found.reasons[0].startswith("same email (+")
+    assert any(r.startswith("nickname: bob ~ robert (+") for r in found.reasons)
 
 
 DIFFERENT_PEOPLE = [
@@ -149,7 +179,34 @@ def test_a_block_over_the_cap_is_skipped_and_reported() -> None:
     assert [(s.contact_a, s.contact_b) for s in scan.suggestions] == [("x1", "x2")]
     assert scan.pairs_compared == 1  # only the pair inside a small block was ever compared
     within = suggest.suggest_profiles(switchboard + pair, block_cap=5)
-    assert within.skipped_blocks == () and len(within.suggestions) == 11
+    assert within.skipped_blocks == () and within.pairs_compared == 11
+    switchboard_pairs = [s for s in suggest.suggest_profiles(switchboard, min_score=0.0).suggestions]
+    assert len(switchboard_pairs) == 10
+    assert all("phone shared by 5 contacts: not counted" in " ".join(s.reasons) for s in switchboard_pairs)
+
+
+def test_a_phone_shared_by_two_counts_and_a_switchboard_does_not() -> None:
+    """The same name and phone: a suggestion when the phone is theirs alone, not when it is a
+    switchboard (six contacts) or a household's (same last name, other first name)."""
+    own = [profile("k1", "Kim Lee", None, "+15125550111"), profile("k2", "kim lee", None, "+15125550111")]
+    board = [profile("p1", "Pat Doe", None, "+15125550100"), profile("p2", "Pat Doe", None, "+15125550100")]
+    board += [
+        profile(f"s{i}", name, None, "+15125550100")
+        for i, name in enumerate(["Al Ray", "Bo Tan", "Cy Ng", "Di Fox"])
+    ]
+    household = [
+        profile("h1", "Jerry Murray", None, "+15125550122"),
+        profile("h2", "Anita Murray", None, "+15125550122"),
+    ]
+    scan = suggest.suggest_profiles(own + board + household)
+    assert [(s.contact_a, s.contact_b) for s in scan.suggestions] == [("k1", "k2")]
+    everything = {
+        (s.contact_a, s.contact_b): s
+        for s in suggest.suggest_profiles(own + board + household, min_score=0).suggestions
+    }
+    assert everything[("k1", "k2")].reasons[0].startswith("same phone (+")
+    assert "phone shared by 6 contacts: not counted" in " ".join(everything[("p1", "p2")].reasons)
+    assert everything[("h1", "h2")].score < 0.8
 
 
 def test_limit_and_bad_parameters() -> None:
@@ -204,7 +261,7 @@ def test_namesakes_with_other_numbered_emails_and_phones_are_compared_but_not_su
     b = profile("b", "John Smith", "john.smith87@gmail.com", "+15125559999", city="Austin")
     scan = suggest.suggest_profiles([a, b])
     assert scan.pairs_compared == 1 and scan.suggestions == ()
-    assert scoring.similarities(a, b) == {"name": 1.0, "email": 0.0, "phone": 0.0, "city": 1.0}
+    assert scoring.compare(a, b).vector == ("same", "different", "different", None, "same")
 
 
 # Stored as they are (no service normalization on the way), so the SQL of each key meets odd text.
@@ -290,3 +347,48 @@ def test_the_database_blocks_contacts_as_the_domain_does(database: Database) -> 
         (k, v, len(ids), len(ids) if len(ids) <= 2 else 0) for (k, v), ids in shared.items()
     )
     assert ("phone", "+15125550100", 3, 0) in capped
+
+
+def _letters(n: int) -> str:
+    word = ""
+    while True:
+        n, digit = divmod(n, 26)
+        word = chr(ord("a") + digit) + word
+        if not n:
+            return word
+
+
+def test_a_workspace_large_enough_fits_its_own_weights_and_finds_its_duplicates() -> None:
+    """400 people in 4 cities, 40 of them twice (a typo in the surname, or in the email); the weights
+    are fitted on the workspace's pairs (EM), and exactly the 40 pairs are suggested."""
+    surnames = [_letters(i * 7_654_321 % 10**7) for i in range(400)]
+    cities = ["Austin", "Boston", "Denver", "Miami"]
+    people = [
+        profile(f"p{i:03}", f"{first} {surnames[i]}", f"{first}.{surnames[i]}@mail.com", city=cities[i % 4])
+        for i, first in enumerate(["ann", "bob", "cid", "dee", "eve"] * 80)
+    ]
+    twins = [
+        profile(
+            f"t{i:03}", f"{p.name}x" if i % 2 else p.name, p.email if i % 2 else f"x{p.email}", city=p.city
+        )
+        for i, p in enumerate(people[::10])
+    ]
+    scan = suggest.suggest_profiles(people + twins, limit=None)
+    assert scan.model.pairs == scan.pairs_compared > 0 and scan.model.iterations > 0
+    expected = {(p.id, t.id) for p, t in zip(people[::10], twins, strict=True)}
+    assert {(s.contact_a, s.contact_b) for s in scan.suggestions} == expected
+
+
+def test_a_common_first_name_over_the_cap_is_still_compared_within_its_initials() -> None:
+    johns = [
+        profile(f"j{i}", f"John {surname}", city="Austin")
+        for i, surname in enumerate(["Abe", "Cole", "Dunn", "Eyre", "Ford"])
+    ]
+    pair = [profile("s1", "John Smith", city="Austin"), profile("s2", "John Smiht", city="austin")]
+    scan = suggest.suggest_profiles(johns + pair, block_cap=4)
+    assert ("name_part_city", "john|austin", 7) in {(b.kind, b.value, b.size) for b in scan.skipped_blocks}
+    assert [(s.contact_a, s.contact_b) for s in scan.suggestions] == [("s1", "s2")]
+    assert any(
+        r.startswith("typo: smiht ~ smith") or r.startswith("typo: smith ~ smiht")
+        for r in scan.suggestions[0].reasons
+    )

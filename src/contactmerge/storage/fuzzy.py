@@ -1,5 +1,7 @@
 """Blocking of fuzzy duplicate suggestions, set-based: the database groups live contacts by blocking key
-(domain.fuzzy.block_keys, written here in SQL) and streams only the blocks of two or more, block by block.
+(domain.fuzzy.block_keys, written here in SQL) and streams only the blocks of two or more, block by
+block. A name part in a city is also cut by the initial of another part of the name, so when the first
+block is too large to compare ("john" in a big city), its sub-blocks still are.
 
 A block over the cap comes as one row without members, so Python never holds more than one block of
 contacts at a time. On SQLite the name and word keys call the domain's own functions (registered on the
@@ -17,16 +19,18 @@ from typing import Any
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session as DbSession
 
-from contactmerge.domain.dedupe import ROLE_MAILBOXES
 from contactmerge.domain.fuzzy import (
     COMPANY_ATTRIBUTES,
     MIN_LOCAL_PART,
+    SUB_BLOCK_CAP,
     email_block_key,
     name_key,
+    name_part_initials,
     name_parts,
     text_key,
 )
 from contactmerge.domain.identifiers import JUNK_VALUES
+from contactmerge.domain.linking import ROLE_MAILBOXES
 from contactmerge.storage.db import without_jit
 from contactmerge.storage.tables import JSONType
 
@@ -48,6 +52,10 @@ SQLITE = {
     "parts": """parts (id, city_key, part) AS (
         SELECT b.id, b.city_key, p.value FROM base b, json_each(cm_name_parts(b.name_key)) p
         WHERE b.name_key <> '' AND b.city_key <> ''
+    ),
+    initials (id, city_key, part) AS (
+        SELECT b.id, b.city_key, p.value FROM base b, json_each(cm_name_part_initials(b.name_key)) p
+        WHERE b.name_key <> '' AND b.city_key <> ''
     )""",
 }
 POSTGRESQL = {
@@ -66,6 +74,13 @@ POSTGRESQL = {
     "parts": """parts (id, city_key, part) AS (
         SELECT DISTINCT b.id, b.city_key, p.part FROM base b, unnest(string_to_array(b.name_key, ' ')) p(part)
         WHERE b.name_key <> '' AND b.city_key <> '' AND length(p.part) > 1
+    ),
+    initials (id, city_key, part) AS (
+        SELECT DISTINCT b.id, b.city_key, p.part || '|' || left(o.token, 1)
+        FROM base b,
+             unnest(string_to_array(b.name_key, ' ')) WITH ORDINALITY p(part, i),
+             unnest(string_to_array(b.name_key, ' ')) WITH ORDINALITY o(token, j)
+        WHERE b.name_key <> '' AND b.city_key <> '' AND length(p.part) > 1 AND p.i <> o.j
     )""",
 }
 
@@ -94,6 +109,8 @@ keys (kind, value, id) AS MATERIALIZED (
     SELECT 'name_city', name_key || '|' || city_key, id FROM base WHERE name_key <> '' AND city_key <> ''
     UNION ALL
     SELECT 'name_part_city', part || '|' || city_key, id FROM parts
+    UNION ALL
+    SELECT 'name_part_initial_city', part || '|' || city_key, id FROM initials
 ),
 sized AS (
     SELECT kind, value, count(*) AS size FROM keys GROUP BY kind, value HAVING count(*) > 1
@@ -101,7 +118,8 @@ sized AS (
 SELECT s.kind, s.value, s.size,
        c.id, c.name, c.email_normalized, c.phone_e164, c.location_city, c.custom_attributes
 FROM sized s
-LEFT JOIN keys k ON s.size <= :cap AND k.kind = s.kind AND k.value = s.value
+LEFT JOIN keys k ON s.size <= CASE WHEN s.kind = 'name_part_initial_city' THEN :sub_cap ELSE :cap END
+    AND k.kind = s.kind AND k.value = s.value
 LEFT JOIN contacts c ON c.workspace_id = :workspace_id AND c.id = k.id
 ORDER BY s.kind, s.value, k.id
 """
@@ -135,14 +153,20 @@ def _register_functions(db: DbSession) -> None:
     raw.create_function("cm_name_key", 1, name_key, deterministic=True)
     raw.create_function("cm_text_key", 1, text_key, deterministic=True)
     raw.create_function("cm_name_parts", 1, _json_name_parts, deterministic=True)
+    raw.create_function("cm_name_part_initials", 1, _json_name_part_initials, deterministic=True)
 
 
 def _json_name_parts(key: str) -> str:
     return json.dumps(name_parts(key))
 
 
+def _json_name_part_initials(key: str) -> str:
+    return json.dumps(name_part_initials(key))
+
+
 def blocks(db: DbSession, workspace_id: str, cap: int) -> Iterator[Block]:
-    """The blocks of two or more live contacts of a workspace, ordered by key, members by id."""
+    """The blocks of two or more live contacts of a workspace, ordered by key, members by id; a block
+    over ``cap`` (a name sub-block over ``SUB_BLOCK_CAP``) without its members."""
     dialect = db.get_bind().dialect.name
     if dialect == "sqlite":
         _register_functions(db)
@@ -159,7 +183,13 @@ def blocks(db: DbSession, workspace_id: str, cap: int) -> Iterator[Block]:
     )
     result = db.execute(
         statement,
-        {"workspace_id": workspace_id, "cap": cap, "min_local": MIN_LOCAL_PART, "whitespace": WHITESPACE}
+        {
+            "workspace_id": workspace_id,
+            "cap": cap,
+            "sub_cap": min(cap, SUB_BLOCK_CAP),
+            "min_local": MIN_LOCAL_PART,
+            "whitespace": WHITESPACE,
+        }
         | lists,
         execution_options={"yield_per": 2000},
     )
@@ -174,3 +204,25 @@ def blocks(db: DbSession, workspace_id: str, cap: int) -> Iterator[Block]:
             block.members.append(row[3:])
     if block is not None:
         yield block
+
+
+SAMPLE = """
+SELECT c.id, c.name, c.email_normalized, c.phone_e164, c.location_city, c.custom_attributes
+FROM contacts c
+WHERE c.workspace_id = :workspace_id AND c.merged_into_id IS NULL AND c.role IN ('user', 'lead')
+ORDER BY substr(c.id, 13), c.id
+LIMIT :size
+"""
+COUNT = """
+SELECT count(*) FROM contacts c
+WHERE c.workspace_id = :workspace_id AND c.merged_into_id IS NULL AND c.role IN ('user', 'lead')
+"""
+
+
+def sample(db: DbSession, workspace_id: str, size: int) -> tuple[int, list[Any]]:
+    """How many live contacts a workspace has, and ``size`` of them drawn by the random half of their id
+    (the same draw every time; rows as ``Block.members``)."""
+    contacts = db.execute(text(COUNT), {"workspace_id": workspace_id}).scalar_one()
+    statement = text(SAMPLE).columns(custom_attributes=JSONType)
+    rows = db.execute(statement, {"workspace_id": workspace_id, "size": size}).all()
+    return int(contacts), list(rows)

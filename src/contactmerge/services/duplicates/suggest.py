@@ -1,35 +1,46 @@
-"""Fuzzy duplicate suggestions (R5): blocking, then rapidfuzz similarities scored by the domain rule.
+"""Fuzzy duplicate suggestions (R5): blocking, then each pair compared, the pair model fitted, scored.
 
 Only pairs inside a block are ever compared; a block larger than ``block_cap`` (a shared switchboard,
-a common name in a big city) is skipped and reported instead of compared pair by pair. In a workspace
-the database does the blocking and hands over one block at a time, so memory holds one block, the pairs
-already compared and the suggestions, never every contact. Suggestions are never applied: a person
-approves them.
+a common name in a big city) is skipped and reported instead of compared pair by pair (a name part in a
+city is also blocked with another part's initial, so a common first name's sub-blocks of at most
+``SUB_BLOCK_CAP`` still are). In a
+workspace the database does the blocking and hands over one block at a time, so memory holds one block,
+the comparisons (a few levels per pair) and the suggestions, never every contact. Once every pair is
+compared, the Fellegi-Sunter weights are refitted by EM on them (``scoring.fit``), and each pair scored
+by them. Suggestions are never applied: a person approves them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import random
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import combinations
+from typing import Any
 
 from sqlalchemy.orm import Session as DbSession
 
 from contactmerge.domain.attributes import INT64_RANGE
+from contactmerge.domain.fellegi_sunter import PairModel, Vector
 from contactmerge.domain.fuzzy import (
+    DEFAULT_MODEL,
+    SUB_BLOCK_CAP,
     Profile,
     Suggestion,
     block_keys,
     block_values,
     company_of,
+    judge,
 )
 from contactmerge.errors import BadRequest
-from contactmerge.services.duplicates.scoring import score_pair
+from contactmerge.services.duplicates import scoring
+from contactmerge.services.duplicates.scoring import Compared
 from contactmerge.storage import fuzzy as repo
 from contactmerge.storage.tables import Workspace
 
 DEFAULT_BLOCK_CAP = 50
 DEFAULT_LIMIT = 1000
+DEFAULT_MIN_SCORE = 0.8  # match probability: see docs/merging.md, "Quality"
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,7 @@ class FuzzyScan:
     suggestions: tuple[Suggestion, ...]
     skipped_blocks: tuple[SkippedBlock, ...]
     pairs_compared: int
+    model: PairModel = DEFAULT_MODEL  # the weights the pairs were scored with (fitted on them when enough)
 
 
 def _check(min_score: float, block_cap: int) -> None:
@@ -56,44 +68,66 @@ def _check(min_score: float, block_cap: int) -> None:
 def _score_blocks(
     blocks: Iterable[tuple[str, str, int, Sequence[Profile]]],
     *,
+    sample: Callable[[], tuple[int, Sequence[Profile]]],
     min_score: float,
     limit: int | None,
     block_cap: int,
 ) -> FuzzyScan:
-    """Every pair inside a block of at most ``block_cap`` scored once; larger blocks only reported."""
-    compared: set[tuple[str, str]] = set()
-    found: list[Suggestion] = []
+    """Every pair inside a block of at most ``block_cap`` compared once, larger blocks only reported;
+    then the model fitted on all the comparisons and on random pairs of ``sample()`` (the number of
+    contacts, and some of them), and the pairs scored by it."""
+    compared: dict[tuple[str, str], Compared] = {}
+    phone_counts: dict[str, int] = {}  # the size of every phone's block: a household or a switchboard
     skipped: list[SkippedBlock] = []
     for kind, value, size, members in blocks:
-        if size > block_cap:
+        if kind == "phone":
+            phone_counts[value] = size
+        if size > (min(block_cap, SUB_BLOCK_CAP) if kind == "name_part_initial_city" else block_cap):
             skipped.append(SkippedBlock(kind, value, size))
             continue
         for a, b in combinations(members, 2):
             pair = (a.id, b.id) if a.id < b.id else (b.id, a.id)
-            if pair in compared:  # two contacts sharing several keys meet in several blocks
-                continue
-            compared.add(pair)
-            if (suggestion := score_pair(a, b)).score >= min_score:
-                found.append(suggestion)
+            if pair not in compared:  # two contacts sharing several keys meet in several blocks
+                compared[pair] = scoring.compare(a, b)
+    patterns: dict[Vector, int] = {}
+    for comparison in compared.values():
+        vector = scoring.vector_of(comparison, phone_counts)
+        patterns[vector] = patterns.get(vector, 0) + 1
+    contacts, drawn = sample()
+    strangers = scoring.random_pairs(drawn, phone_counts)
+    model = scoring.fit(patterns, strangers, scoring.same_rates(drawn, contacts), contacts)
+    passing = {vector for vector in patterns if _bound(model, vector) >= min_score}
+    found = [
+        suggestion
+        for (a, b), comparison in compared.items()
+        if scoring.vector_of(comparison, phone_counts) in passing
+        and (suggestion := scoring.suggestion(a, b, comparison, model, phone_counts)).score >= min_score
+    ]
     found.sort(key=lambda s: (-s.score, s.contact_a, s.contact_b))
     return FuzzyScan(
         tuple(found if limit is None else found[:limit]),
         tuple(sorted(skipped, key=lambda b: (-b.size, b.kind, b.value))),
         len(compared),
+        model,
     )
+
+
+def _bound(model: PairModel, vector: Vector) -> float:
+    return judge(model, vector)[0]
 
 
 def suggest_profiles(
     profiles: Iterable[Profile],
     *,
-    min_score: float = 0.8,
+    min_score: float = DEFAULT_MIN_SCORE,
     limit: int | None = DEFAULT_LIMIT,
     block_cap: int = DEFAULT_BLOCK_CAP,
 ) -> FuzzyScan:
     """Suggestions among ``profiles`` (blocked in memory), best first; blocks over ``block_cap`` reported."""
     _check(min_score, block_cap)
+    everyone = sorted(profiles, key=lambda p: p.id)
     blocks: dict[tuple[str, str], list[Profile]] = {}
-    for profile in profiles:
+    for profile in everyone:
         for key in block_keys(profile):
             blocks.setdefault(key, []).append(profile)
     shared = (
@@ -101,22 +135,41 @@ def suggest_profiles(
         for (kind, value), members in sorted(blocks.items())
         if len(members) > 1
     )
-    return _score_blocks(shared, min_score=min_score, limit=limit, block_cap=block_cap)
+
+    def sample() -> tuple[int, Sequence[Profile]]:
+        drawn = random.Random(scoring.RANDOM_SEED).sample(everyone, min(len(everyone), scoring.SAMPLE))
+        return len(everyone), drawn
+
+    return _score_blocks(shared, sample=sample, min_score=min_score, limit=limit, block_cap=block_cap)
 
 
 def scan(
     db: DbSession,
     workspace: Workspace,
     *,
-    min_score: float = 0.8,
+    min_score: float = DEFAULT_MIN_SCORE,
     limit: int | None = DEFAULT_LIMIT,
     block_cap: int = DEFAULT_BLOCK_CAP,
 ) -> FuzzyScan:
     """R5 fuzzy mode over the live contacts of a workspace: suggestions and the blocks skipped."""
     _check(min_score, block_cap)
+
+    def sample() -> tuple[int, list[Profile]]:
+        contacts, rows = repo.sample(db, workspace.id, scoring.SAMPLE)
+        return contacts, [_profile(row) for row in rows]
+
     return _score_blocks(
-        _stored_blocks(db, workspace.id, block_cap), min_score=min_score, limit=limit, block_cap=block_cap
+        _stored_blocks(db, workspace.id, block_cap),
+        sample=sample,
+        min_score=min_score,
+        limit=limit,
+        block_cap=block_cap,
     )
+
+
+def _profile(row: Any) -> Profile:
+    """A profile from a row of ``storage.fuzzy``: id, name, email, phone, city, custom attributes."""
+    return Profile(row[0], row[1], row[2], row[3], company_of(row[5]), row[4])
 
 
 def _stored_blocks(
@@ -126,9 +179,7 @@ def _stored_blocks(
     of a key may only approximate the Python normalization (PostgreSQL's regular expressions), and a
     contact the domain would not put in a block is never compared for it."""
     for block in repo.blocks(db, workspace_id, block_cap):
-        people = [
-            Profile(row[0], row[1], row[2], row[3], company_of(row[5]), row[4]) for row in block.members
-        ]
+        people = [_profile(row) for row in block.members]
         kind, value = block.kind, block.value
         yield kind, value, block.size, [p for p in people if value in block_values(p, kind)]
 
@@ -137,7 +188,7 @@ def suggest(
     db: DbSession,
     workspace: Workspace,
     *,
-    min_score: float = 0.8,
+    min_score: float = DEFAULT_MIN_SCORE,
     limit: int | None = DEFAULT_LIMIT,
     block_cap: int = DEFAULT_BLOCK_CAP,
 ) -> list[Suggestion]:
