@@ -21,6 +21,7 @@ from contactmerge.services.importing import jobs as importing
 from contactmerge.services.importing import outcomes
 from contactmerge.services.importing.chunk import ChunkContext, process_chunk
 from contactmerge.services.importing.source import CsvRow
+from contactmerge.services.importing.validation import prepare_rows
 from contactmerge.storage.db import make_sessionmaker, transaction
 from contactmerge.storage.tables import Contact, Import, Workspace
 from tests.conftest import Database, make_workspace
@@ -323,7 +324,7 @@ def test_garbage_in_other_cells_never_costs_a_row_with_a_valid_email(
         )
         types = {"seats": "integer"}
         ctx = ChunkContext(workspace, job, auto_map(header, types, {}), header, types, "US")
-        outcome = process_chunk(db, ctx, rows)
+        outcome = process_chunk(db, ctx, prepare_rows(ctx.rules, rows))
         db.flush()
         created = db.scalars(
             select(Contact.email).where(Contact.workspace_id == workspace_id, Contact.import_id == job.id)

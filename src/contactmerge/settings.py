@@ -56,6 +56,15 @@ class Settings(BaseSettings):
         "uploaded import whose heartbeat is older than this (its runner died). Every process serving one "
         "database must use the same value.",
     )
+    import_processes: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="Processes that validate an import's rows (phone numbers, emails, typed cells) while the "
+        "importing process matches and writes the rows before them; 0 validates in the importing process. "
+        "Files under 1 MiB are always validated in the importing process. It pays only with idle cores: on "
+        "a busy two-core machine it made imports slower (docs/importing.md, Speed).",
+    )
     auth_failure_window_seconds: int = Field(
         default=60,
         ge=1,

@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 name="in-process",
                 region=settings.default_phone_region,
                 import_stale_seconds=settings.import_stale_seconds,
+                import_processes=settings.import_processes,
             )
             thread = worker.start_thread()
         app.state.worker = worker

@@ -83,6 +83,7 @@ def import_command(
                 region=config.default_phone_region,
                 progress=advance,
                 stale_seconds=config.import_stale_seconds,
+                processes=config.import_processes,
             )
     except ContactMergeError as error:
         fail(f"{error.message} (import {import_id}; fix and rerun with --resume {import_id})")

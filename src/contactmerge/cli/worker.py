@@ -34,6 +34,7 @@ def worker_command(
         name=f"worker@{socket.gethostname()}",
         region=config.default_phone_region,
         import_stale_seconds=config.import_stale_seconds,
+        import_processes=config.import_processes,
     )
 
     def stop(_signum: int, _frame: FrameType | None) -> None:

@@ -59,6 +59,7 @@ class Worker:
     maintenance_interval: float = 600.0
     _maintained_at: float = float("-inf")
     import_stale_seconds: float = importing.STALE_SECONDS
+    import_processes: int = importing.PROCESSES
 
     def wake(self) -> None:
         """Look for work now (a request just committed a mark)."""
@@ -100,7 +101,11 @@ class Worker:
             job.state, job.heartbeat_at = "running", self.clock()
         try:
             import_files.run_stored(
-                self.sessions, job, region=self.region, stale_seconds=self.import_stale_seconds
+                self.sessions,
+                job,
+                region=self.region,
+                stale_seconds=self.import_stale_seconds,
+                processes=self.import_processes,
             )
         except Exception as error:  # recorded on the import by run_import; the loop goes on
             log.warning("import %s failed: %s", job.id, error)

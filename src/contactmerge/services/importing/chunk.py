@@ -1,4 +1,4 @@
-"""One chunk of a CSV import (R3): validate rows, match them set-based, write, and merge matching leads.
+"""One chunk of a CSV import (R3): match its validated rows set-based, write, and merge matching leads.
 
 Match order for a row: external_id, then email (falling back to email when external_id finds nothing),
 decided by ``matching.Matcher`` with the link rule the duplicate scan uses. An imported user absorbs the
@@ -6,11 +6,12 @@ live leads with its email that the link rule allows (reason ``csv_import``). An 
 a user only fills what the user lacks. A row that names two different contacts is not applied; a row the
 link rule keeps apart from a contact is imported on its own and reported (``kept_apart``).
 
-A cell that does not validate costs that value, not the row: the row is applied without it (a phone that
-is not valid where it was read is kept as given, without an E.164 form) and its ImportRow names the cells.
-Only the row's identifiers can cost the row: with neither a valid external_id nor a valid email it is
-refused, naming the identifier columns that did not validate. Phones are read in the row's country
-(its ``country`` column) when it names one, else in the import's region (``ChunkContext.region``).
+Rows come validated (``validation.prepare_rows``, perhaps in another process). A cell that does not
+validate costs that value, not the row: the row is applied without it (a phone that is not valid where it
+was read is kept as given, without an E.164 form) and its ImportRow names the cells. Only the row's
+identifiers can cost the row: with neither a valid external_id nor a valid email it is refused, naming the
+identifier columns that did not validate. Phones are read in the row's country (its ``country`` column)
+when it names one, else in the import's region (``ChunkContext.region``).
 """
 
 from __future__ import annotations
@@ -23,50 +24,16 @@ from sqlalchemy.orm import Session as DbSession
 
 from contactmerge.domain.identifiers import email_domain
 from contactmerge.domain.ids import new_id, now
-from contactmerge.domain.importing import ROW, CellProblem, ColumnMap, RowProblem, map_row
-from contactmerge.errors import BadRequest
+from contactmerge.domain.importing import ColumnMap
 from contactmerge.services import merging
 from contactmerge.services.importing.matching import KeptApart, Matcher, RowKeys, report_kept_apart
-from contactmerge.services.importing.source import CsvRow
-from contactmerge.services.normalizing import (
-    check_identifier,
-    country_name,
-    country_region,
-    normalize_email,
-    read_phone,
-)
+from contactmerge.services.importing.validation import Prepared, Refused, RowRules, cell_report
 from contactmerge.storage import imports as repo
 from contactmerge.storage.tables import Contact, Import, Workspace
 
-PLAIN = (
-    "name",
-    "avatar",
-    "owner_id",
-    "signed_up_at",
-    "last_seen_at",
-    "unsubscribed_from_emails",
-    "language_override",
-)
 SAMPLE_LIMIT = 1000
 COLUMN_LENGTH = 255  # import_rows.column
-IDENTIFIERS = ("external_id", "email")
 APPLIED = ("created", "updated", "folded", "unchanged")
-
-
-@dataclass
-class Prepared:
-    row_number: int
-    cells: list[str]
-    external_id: str | None
-    email: str | None
-    email_normalized: str | None
-    phone: str | None
-    phone_e164: str | None
-    plain: dict[str, Any]
-    custom: dict[str, Any]
-    tags: tuple[str, ...]
-    problems: tuple[CellProblem, ...] = ()  # cells not imported, or phones kept only as given
-    created_id: str | None = None  # the contact this row created, once _new_contact built it
 
 
 @dataclass
@@ -84,11 +51,23 @@ class ChunkContext:
     custom_types: dict[str, str]
     region: str  # national phone numbers are read here, unless the row's country column says otherwise
 
+    @property
+    def rules(self) -> RowRules:
+        """What validating the import's rows depends on (``validation.prepare_rows``)."""
+        return RowRules(self.column_map, self.header, self.custom_types, self.region)
 
-def process_chunk(db: DbSession, ctx: ChunkContext, rows: list[CsvRow]) -> ChunkOutcome:
-    """Apply one chunk of rows inside the caller's transaction; report what each row did."""
+
+def process_chunk(db: DbSession, ctx: ChunkContext, validated: list[Prepared | Refused]) -> ChunkOutcome:
+    """Apply one chunk of validated rows (``validation.prepare_rows``) inside the caller's transaction;
+    report what each row did."""
     out = ChunkOutcome()
-    prepared = [p for p in (_prepare(ctx, row, out) for row in rows) if p is not None]
+    prepared: list[Prepared] = []
+    for p in validated:
+        if isinstance(p, Refused):
+            out.counts[p.action] += 1
+            _sample(out, p.row_number, p.action, p.column, p.reason, p.cells)
+        else:
+            prepared.append(p)
     ws = ctx.workspace.id
     keys = [RowKeys(p.row_number, p.external_id, p.email_normalized, p.plain.get("name")) for p in prepared]
     matcher = Matcher(db, ctx.workspace, ctx.job, keys)
@@ -147,99 +126,6 @@ def process_chunk(db: DbSession, ctx: ChunkContext, rows: list[CsvRow]) -> Chunk
     return out
 
 
-def _prepare(ctx: ChunkContext, row: CsvRow, out: ChunkOutcome) -> Prepared | None:
-    row_number, cells = row.number, row.cells
-    if row.problem is not None:  # the file's text is malformed here: the row names its line
-        out.counts["invalid"] += 1
-        _sample(out, row_number, "invalid", ROW, f"line {row.line}: {row.problem}", cells)
-        return None
-    values = map_row(cells, ctx.column_map, ctx.header, ctx.custom_types)
-    if isinstance(values, RowProblem):
-        out.counts["invalid"] += 1
-        reason = f"line {row.line}: {values.reason}" if values.column == ROW else values.reason
-        _sample(out, row_number, "invalid", values.column, reason, cells)
-        return None
-    raw = values.fields
-    column_of = {f: ctx.header[i] for i, f in enumerate(ctx.column_map.fields) if f}
-    problems = list(values.problems)
-    dropped_identifiers = [p for p in problems if p.column in {column_of.get(f) for f in IDENTIFIERS}]
-    external_id = email = normalized = None
-    try:
-        if raw.get("external_id"):
-            external_id = check_identifier(str(raw["external_id"]), field="external_id")
-    except BadRequest as error:
-        dropped_identifiers.append(CellProblem(column_of["external_id"], error.message))
-    try:
-        if raw.get("email"):
-            email, normalized = normalize_email(str(raw["email"]))
-    except BadRequest as error:
-        dropped_identifiers.append(CellProblem(column_of["email"], error.message))
-    if not external_id and not normalized:
-        if dropped_identifiers:  # the row's only identifier did not validate: it costs the row
-            out.counts["invalid"] += 1
-            column, reason = _cell_report(dropped_identifiers)
-            _sample(out, row_number, "invalid", column, f"{reason} (the row has no other identifier)", cells)
-        else:
-            out.counts["no_identifier"] += 1
-            _sample(
-                out,
-                row_number,
-                "no_identifier",
-                None,
-                "the row has neither an external_id nor an email",
-                cells,
-            )
-        return None
-    problems.extend(p for p in dropped_identifiers if p not in problems)
-    plain = {k: raw[k] for k in PLAIN if raw.get(k) is not None}
-    region = ctx.region
-    if raw.get("country"):
-        found = country_region(str(raw["country"]))
-        if found is None:
-            problems.append(
-                CellProblem(
-                    column_of["country"],
-                    f"{str(raw['country'])!r} is not a country (an ISO 3166 code or a country's name); "
-                    f"phones on this row are read in region {ctx.region}",
-                )
-            )
-        else:
-            region, plain["location_country"] = found, country_name(found)
-    phone = e164 = None
-    if raw.get("phone"):
-        read = read_phone(str(raw["phone"]), region)
-        if read.problem is None or read.kept:
-            phone, e164 = read.given, read.e164
-        if read.problem is not None:
-            problems.append(CellProblem(column_of["phone"], read.problem, kept=read.kept))
-    return Prepared(
-        row_number,
-        cells,
-        external_id,
-        email,
-        normalized,
-        phone,
-        e164,
-        plain,
-        dict(values.custom_attributes),
-        tuple(values.tags),
-        tuple(problems),
-    )
-
-
-def _cell_report(problems: list[CellProblem]) -> tuple[str, str]:
-    """An ImportRow's ``column`` and ``reason`` for the row's cell problems: the columns, and per cell
-    its reason and what became of the value."""
-    columns = ", ".join(dict.fromkeys(p.column for p in problems))
-    if len(columns) > COLUMN_LENGTH:
-        columns = columns[: COLUMN_LENGTH - 1] + "…"
-    reason = "; ".join(
-        f"{p.column}: {p.reason}" + (" (kept as given, without an E.164 form)" if p.kept else "")
-        for p in problems
-    )
-    return columns, reason
-
-
 def _report_cells(out: ChunkOutcome, prepared: list[Prepared]) -> None:
     """R3: every applied row that lost a cell (or keeps a phone only as given) says so in its ImportRow:
     added to the row's "updated"/"folded" entry (which undo reads), else a "created"/"unchanged" one.
@@ -251,7 +137,7 @@ def _report_cells(out: ChunkOutcome, prepared: list[Prepared]) -> None:
         entry = entries.get(p.row_number)
         if entry is not None and entry["action"] not in APPLIED:
             continue
-        column, reason = _cell_report(list(p.problems))
+        column, reason = cell_report(list(p.problems), COLUMN_LENGTH)
         if entry is None:
             action = "created" if p.created_id else "unchanged"
             entry = {"row_number": p.row_number, "action": action, "contact_id": p.created_id}

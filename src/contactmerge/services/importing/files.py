@@ -14,7 +14,7 @@ from typing import Any, BinaryIO
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
-from contactmerge.services.importing.jobs import STALE_SECONDS, run_import
+from contactmerge.services.importing.jobs import PROCESSES, STALE_SECONDS, run_import
 from contactmerge.storage import imports as repo
 from contactmerge.storage.db import read_only
 from contactmerge.storage.tables import Import
@@ -67,9 +67,20 @@ def opener_in(db: DbSession, job: Import) -> Callable[[], BinaryIO]:
 
 
 def run_stored(
-    sessions: sessionmaker[DbSession], job: Import, *, region: str, stale_seconds: float = STALE_SECONDS
+    sessions: sessionmaker[DbSession],
+    job: Import,
+    *,
+    region: str,
+    stale_seconds: float = STALE_SECONDS,
+    processes: int = PROCESSES,
 ) -> Import:
     """Run (or resume) an uploaded import: the worker's job."""
     return run_import(
-        sessions, job.workspace_id, job.id, opener(sessions, job), region=region, stale_seconds=stale_seconds
+        sessions,
+        job.workspace_id,
+        job.id,
+        opener(sessions, job),
+        region=region,
+        stale_seconds=stale_seconds,
+        processes=processes,
     )

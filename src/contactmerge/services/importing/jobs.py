@@ -30,6 +30,7 @@ from contactmerge.errors import BadRequest, NotFound
 from contactmerge.services import data_attributes, faults
 from contactmerge.services.importing.chunk import SAMPLE_LIMIT, ChunkContext, ChunkOutcome, process_chunk
 from contactmerge.services.importing.source import CsvFormat, CsvRow, read_records, sniff
+from contactmerge.services.importing.validation import POOL_MIN_BYTES, Validation
 from contactmerge.services.normalizing import check_region
 from contactmerge.storage import imports as repo
 from contactmerge.storage import statistics
@@ -44,6 +45,7 @@ APPLIED = ("created", "updated", "folded", "unchanged")
 CHUNK_ROWS = 2000
 ANALYZE_EVERY_CHUNKS = 50
 STALE_SECONDS = 30.0  # the setting import_stale_seconds
+PROCESSES = 0  # the setting import_processes
 BEATS_PER_WINDOW = 6
 log = logging.getLogger("contactmerge.importing")
 
@@ -118,23 +120,40 @@ def run_import(
     progress: Progress | None = None,
     chunk_rows: int = CHUNK_ROWS,
     stale_seconds: float = STALE_SECONDS,
+    processes: int = PROCESSES,
+    pool_min_bytes: int = POOL_MIN_BYTES,
 ) -> Import:
     """Run (or resume) an import to the end; the Import row says what happened. ``stale_seconds`` is the
     window after which a worker takes over an import whose heartbeat stopped (import_stale_seconds).
     ``region`` is the server's default_phone_region: the import's own region and then the workspace's
-    phone_region win over it (``phone_region``)."""
+    phone_region win over it (``phone_region``). ``processes`` validate rows ahead of the writer when
+    ``pool_min_bytes`` or more of the file are left (import_processes; 0: validated while written)."""
     done: int | None = None  # the progress this runner last saw committed
     try:
         fmt = sniff(open_bytes)
         with transaction(sessions) as db:
             job, ctx = _start(db, workspace_id, import_id, fmt, region)
             done = job.rows_done
-        with _heartbeat(sessions, workspace_id, import_id, stale_seconds / BEATS_PER_WINDOW):
+        remaining = job.size_bytes - job.bytes_done
+        with (
+            _heartbeat(sessions, workspace_id, import_id, stale_seconds / BEATS_PER_WINDOW),
+            Validation(processes if remaining >= pool_min_bytes else 0) as validation,
+        ):
             if job.dry_run:
                 return _dry_run(
-                    sessions, workspace_id, import_id, open_bytes, fmt, region, chunk_rows, progress
+                    sessions,
+                    workspace_id,
+                    import_id,
+                    open_bytes,
+                    fmt,
+                    region,
+                    chunk_rows,
+                    progress,
+                    validation,
                 )
-            for number, (rows, consumed) in enumerate(_chunks(open_bytes, fmt, done, chunk_rows)):
+            chunks = validation.chunks(_chunks(open_bytes, fmt, done, chunk_rows), ctx.rules)
+            for number, chunk in enumerate(chunks):
+                rows, consumed = chunk.rows, chunk.consumed
                 faults.step("import_chunk_read")
                 if number % ANALYZE_EVERY_CHUNKS == 0:
                     with transaction(sessions) as db:
@@ -142,7 +161,7 @@ def run_import(
                 with transaction(sessions) as db:
                     job, ctx = _context(db, workspace_id, import_id, fmt, region)
                     _still_ours(job, done)
-                    outcome = process_chunk(db, ctx, rows)
+                    outcome = process_chunk(db, ctx, chunk.prepared(ctx.rules))
                     _record(db, job, outcome, rows, consumed, store_all=True)
                     faults.step("import_chunk_recorded")
                 done = job.rows_done
@@ -300,13 +319,15 @@ def _dry_run(
     region: str,
     chunk_rows: int,
     progress: Progress | None,
+    validation: Validation,
 ) -> Import:
     counts: Counter[str] = Counter()
     samples: list[dict[str, Any]] = []
     with sessions() as db, db.begin() as tx:
         job, ctx = _context(db, workspace_id, import_id, fmt, region)
-        for rows, consumed in _chunks(open_bytes, fmt, 0, chunk_rows):
-            outcome = process_chunk(db, ctx, rows)
+        for chunk in validation.chunks(_chunks(open_bytes, fmt, 0, chunk_rows), ctx.rules):
+            rows, consumed = chunk.rows, chunk.consumed
+            outcome = process_chunk(db, ctx, chunk.prepared(ctx.rules))
             counts.update(outcome.counts)
             # the problems, and the applied rows that lost a cell; nothing to undo, so no "before"
             samples.extend(
