@@ -532,7 +532,7 @@ def test_a_body_nested_5000_deep_is_refused(world: World, path: str) -> None:
         ("/contacts/{user}/notes", {"page": 2**64}, "page"),
         ("/contacts/{user}/notes", {"page": 0}, "page"),
         ("/duplicates", {"page": 2**63}, "page"),
-        ("/duplicates/suggestions", {"block_cap": 2**63}, "block_cap"),
+        ("/duplicates/suggestions", {"page": 2**63}, "page"),
         ("/duplicates/suggestions", {"min_score": "nan"}, "min_score"),
         ("/duplicates", {"min_score": "inf"}, "min_score"),
         ("/contacts", {"per_page": 10**30}, "per_page"),
@@ -542,6 +542,11 @@ def test_a_query_parameter_out_of_range_is_refused(
     world: World, path: str, params: dict[str, Any], field: str
 ) -> None:
     refused(world.client.get(path.format(user=world.user), params=params), field)
+    unchanged(world)
+
+
+def test_a_suggestion_scan_past_64_bits_is_refused(world: World) -> None:
+    refused(world.client.post("/duplicates/suggestions/scan", json={"block_cap": 2**63}), "block_cap")
     unchanged(world)
 
 
