@@ -7,7 +7,14 @@ from typing import Any
 import pytest
 from sqlalchemy import insert
 
-from contactmerge.domain.fuzzy import Profile, block_keys, company_of, email_local_key, provider_email
+from contactmerge.domain.fuzzy import (
+    Profile,
+    block_keys,
+    blocks_of,
+    company_of,
+    email_local_key,
+    provider_email,
+)
 from contactmerge.domain.ids import new_id
 from contactmerge.errors import BadRequest
 from contactmerge.services import contacts, data_attributes, workspaces
@@ -322,15 +329,22 @@ def _stored(database: Database) -> tuple[str, dict[str, Profile]]:
 
 def test_the_database_blocks_contacts_as_the_domain_does(database: Database) -> None:
     workspace_id, profiles = _stored(database)
-    expected: dict[tuple[str, str], list[str]] = {}
-    for p in profiles.values():
-        for key in block_keys(p):
-            expected.setdefault(key, []).append(p.id)
-    shared = {key: sorted(ids) for key, ids in expected.items() if len(ids) > 1}
+
+    def expected(cap: int) -> dict[tuple[str, str], list[str]]:
+        return {
+            key: sorted(p.id for p in members) for key, members in blocks_of(profiles.values(), cap).items()
+        }
+
+    shared, shared_capped = expected(50), expected(2)
     assert ("name_city", "john smith|austin") in shared and (
         "name_company",
         "zoë ångström|ångström ab",
     ) in shared
+    # a name part's sub-blocks only under its block over the cap ("john" in Austin: three contacts)
+    assert not any(kind == "name_part_initial_city" for kind, _ in shared)
+    assert shared_capped[("name_part_initial_city", "john|s|austin")] == sorted(
+        id for id, p in profiles.items() if p.name in ("Smith, John", "john SMITH")
+    )
     with make_sessionmaker(database.engine)() as db:
         found = [
             (b.kind, b.value, b.size, [m[0] for m in b.members])
@@ -344,7 +358,7 @@ def test_the_database_blocks_contacts_as_the_domain_does(database: Database) -> 
     assert all(size == len(ids) for _, _, size, ids in found)
     # over the cap: the block's size, and not one of its contacts
     assert sorted(capped) == sorted(
-        (k, v, len(ids), len(ids) if len(ids) <= 2 else 0) for (k, v), ids in shared.items()
+        (k, v, len(ids), len(ids) if len(ids) <= 2 else 0) for (k, v), ids in shared_capped.items()
     )
     assert ("phone", "+15125550100", 3, 0) in capped
 

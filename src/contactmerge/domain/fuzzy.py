@@ -11,11 +11,12 @@ Suggestions are never applied without a person's approval.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from contactmerge.domain.fellegi_sunter import FieldModel, PairModel, Vector
-from contactmerge.domain.identifiers import is_junk
+from contactmerge.domain.identifiers import junk_test
 from contactmerge.domain.identifiers import provider_email as provider_email  # the rule lives there
 from contactmerge.domain.linking import ROLE_MAILBOXES
 from contactmerge.domain.names import NICKNAMES, name_tokens
@@ -30,10 +31,12 @@ BLOCK_KINDS = (
     "name_part_city",
     "name_part_initial_city",
 )
+SUB_BLOCK_KIND = "name_part_initial_city"
 SUB_BLOCK_CAP = 10  # a name part + initial + city block is compared up to this size only: it is there to
 # catch a typo among the few people sharing a common first name and an initial, not to compare every
 # "person b..." of a city (the scale benchmark's names made 850,000 such pairs at 100k contacts)
 MIN_LOCAL_PART = 3  # shorter email local parts ("jo", "a") block far too many strangers together
+KEY_CACHE = 1 << 14  # keys remembered per distinct name, city or email: cities and companies repeat
 HOUSEHOLD = 3  # a phone shared by this many contacts or fewer is a person's or a household's; by
 # more, a switchboard's, and it is not counted (nor a role mailbox, nor a phone of people whose names
 # differ): against random strangers it would weigh as much as a personal phone, but those who share it
@@ -80,6 +83,11 @@ LEVEL_TEXT: Mapping[tuple[str, str], str] = {
 }
 
 
+_is_junk = junk_test()
+_NAME_WORD = re.compile(r"[^\W\d_]+")
+_WORD = re.compile(r"\w+")
+
+
 @dataclass(frozen=True)
 class Profile:
     """What fuzzy matching reads of one contact."""
@@ -108,21 +116,23 @@ def email_local_key(address: str) -> str | None:
     """
     local = address.strip().rpartition("@")[0].lower()  # as canonical_email, whose domain rules aside
     key = local.partition("+")[0].replace(".", "")
-    if len(key) < MIN_LOCAL_PART or key in ROLE_MAILBOXES or is_junk(key):
+    if len(key) < MIN_LOCAL_PART or key in ROLE_MAILBOXES or _is_junk(key):
         return None
     return key
 
 
+@lru_cache(maxsize=KEY_CACHE)
 def email_block_key(email: str | None) -> str | None:
     """The ``email_local`` block of a contact's email, if any."""
-    if not email or is_junk(email):
+    if not email or _is_junk(email):
         return None
     return email_local_key(email)
 
 
+@lru_cache(maxsize=KEY_CACHE)
 def name_key(name: str | None) -> str:
     """Lower-case letter tokens in sorted order: "Smith, John" and "john SMITH" give "john smith"."""
-    return " ".join(sorted(re.findall(r"[^\W\d_]+", (name or "").lower())))
+    return " ".join(sorted(_NAME_WORD.findall((name or "").lower())))
 
 
 def name_parts(key: str) -> list[str]:
@@ -134,25 +144,26 @@ def name_part_initials(key: str) -> list[str]:
     """Each blocking part of a name key with the initial of each other token, once: "john q smith"
     gives "john|q", "john|s", "smith|j", "smith|q". The sub-blocks of a ``name_part_city`` block too
     large to compare ("john" in a big city), which only contacts sharing an initial too fall in."""
+    return [f"{part}|{initial}" for part in name_parts(key) for initial in part_initials(key, part)]
+
+
+def part_initials(key: str, part: str) -> list[str]:
+    """The initials of the tokens of a name key besides one ``part`` of it, each once: "john john smith"
+    and "john" give "j", "s"."""
     tokens = key.split()
-    found = {
-        f"{part}|{other[0]}": None
-        for i, part in enumerate(tokens)
-        if len(part) > 1
-        for j, other in enumerate(tokens)
-        if j != i
-    }
-    return list(found)
+    tokens.remove(part)
+    return list(dict.fromkeys(token[0] for token in tokens))
 
 
+@lru_cache(maxsize=KEY_CACHE)
 def text_key(value: str | None) -> str:
     """Lower-case word tokens in their order: "Bletchley-Park " gives "bletchley park"."""
-    return " ".join(re.findall(r"\w+", (value or "").lower()))
+    return " ".join(_WORD.findall((value or "").lower()))
 
 
 def company_of(attributes: object) -> str | None:
     """The company a contact's custom attributes name: the first non-blank of ``COMPANY_ATTRIBUTES``."""
-    if isinstance(attributes, Mapping):
+    if type(attributes) is dict or isinstance(attributes, Mapping):  # a dict without the ABC's check
         for name in COMPANY_ATTRIBUTES:
             value = attributes.get(name)
             if isinstance(value, str) and value.strip():
@@ -163,7 +174,7 @@ def company_of(attributes: object) -> str | None:
 def block_values(profile: Profile, kind: str) -> set[str]:
     """The values of one kind of block (``BLOCK_KINDS``) a contact falls in."""
     if kind == "phone":
-        return {profile.phone} if profile.phone and not is_junk(profile.phone) else set()
+        return {profile.phone} if profile.phone and not _is_junk(profile.phone) else set()
     if kind == "email_local":
         local = email_block_key(profile.email)
         return {local} if local else set()
@@ -184,6 +195,29 @@ def block_keys(profile: Profile) -> set[tuple[str, str]]:
     """The blocks a contact falls in: same phone, same email local part, same name + company or city,
     same name part + city, same name part + another part's initial + city."""
     return {(kind, value) for kind in BLOCK_KINDS for value in block_values(profile, kind)}
+
+
+def blocks_of(profiles: Iterable[Profile], cap: int) -> dict[tuple[str, str], list[Profile]]:
+    """The blocks of two or more of ``profiles`` (members in their order), keyed by kind and value; a
+    name part's sub-blocks only under its ``name_part_city`` block when that one is over ``cap``: under a
+    smaller one every pair is compared already."""
+    blocks: dict[tuple[str, str], list[Profile]] = {}
+    for profile in profiles:
+        for kind in BLOCK_KINDS:
+            if kind == SUB_BLOCK_KIND:
+                continue
+            for value in block_values(profile, kind):
+                blocks.setdefault((kind, value), []).append(profile)
+    subs: dict[tuple[str, str], list[Profile]] = {}
+    for (kind, value), members in blocks.items():
+        if kind != "name_part_city" or len(members) <= cap:
+            continue
+        part, _, city = value.partition("|")
+        for profile in members:
+            for initial in part_initials(name_key(profile.name), part):
+                subs.setdefault((SUB_BLOCK_KIND, f"{part}|{initial}|{city}"), []).append(profile)
+    blocks.update(subs)
+    return {key: members for key, members in blocks.items() if len(members) > 1}
 
 
 def name_note(a: str, b: str) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import enum
 import re
 import unicodedata
-from collections import Counter
 from collections.abc import Mapping
 from functools import lru_cache
 from itertools import permutations
@@ -196,20 +195,31 @@ def edit_distance(a: str, b: str, limit: int = 2) -> int:
     it is known to exceed ``limit``."""
     if abs(len(a) - len(b)) > limit:
         return limit + 1
+    if len(set(a) ^ set(b)) > 2 * limit:  # each edit changes the letters used by two at most
+        return limit + 1
     before = previous = list(range(len(b) + 1))
     for i in range(1, len(a) + 1):
+        here, last = a[i - 1], a[i - 2] if i > 1 else ""
         current = [i]
+        left = i
         for j in range(1, len(b) + 1):
-            edits = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] != b[j - 1]))
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                edits = min(edits, before[j - 2] + 1)
+            there = b[j - 1]
+            edits = previous[j - 1] + (here != there)  # the cheapest of replace, delete, insert, swap
+            if previous[j] + 1 < edits:
+                edits = previous[j] + 1
+            if left + 1 < edits:
+                edits = left + 1
+            if i > 1 and j > 1 and here == b[j - 2] and last == there and before[j - 2] + 1 < edits:
+                edits = before[j - 2] + 1
             current.append(edits)
+            left = edits
         if min(current) > limit:
             return limit + 1
         before, previous = previous, current
     return min(previous[-1], limit + 1)
 
 
+@lru_cache(maxsize=1 << 17)  # common first and last names meet again and again across a scan's pairs
 def _pair(a: str, b: str) -> tuple[int, bool] | None:
     """(typo edits, whether the pair is more than an initial) when two different tokens may be one
     name part."""
@@ -244,6 +254,29 @@ def _paired(short: list[str], long: list[str], shared_full: bool) -> NameMatch |
     return found
 
 
+def _split(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[list[str], list[str], list[str]]:
+    """The tokens of two sorted token tuples left over in each, and those in both (with multiplicity)."""
+    rest_a: list[str] = []
+    rest_b: list[str] = []
+    shared: list[str] = []
+    i = j = 0
+    while i < len(first) and j < len(second):
+        x, y = first[i], second[j]
+        if x == y:
+            shared.append(x)
+            i += 1
+            j += 1
+        elif x < y:
+            rest_a.append(x)
+            i += 1
+        else:
+            rest_b.append(y)
+            j += 1
+    rest_a.extend(first[i:])
+    rest_b.extend(second[j:])
+    return rest_a, rest_b, shared
+
+
 def compare_names(a: str | None, b: str | None) -> NameMatch:
     """How two names of contacts relate, from SAME to DIFFERENT; UNKNOWN when either is missing."""
     if not a or not b:
@@ -253,9 +286,9 @@ def compare_names(a: str | None, b: str | None) -> NameMatch:
         return NameMatch.UNKNOWN
     if first == second:
         return NameMatch.SAME
-    shared = Counter(first) & Counter(second)  # equal tokens pair with each other: the rest need a search
-    rest_a = list((Counter(first) - shared).elements())
-    rest_b = list((Counter(second) - shared).elements())
+    # equal tokens pair with each other, the rest need a search: both tuples are sorted, so one walk
+    # splits them (as a multiset difference would, each rest in sorted order)
+    rest_a, rest_b, shared = _split(first, second)
     shared_full = any(len(token) > 1 for token in shared)
     short, long = sorted((rest_a, rest_b), key=len)
     if len(long) <= _MAX_PAIRED:

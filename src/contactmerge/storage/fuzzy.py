@@ -1,7 +1,8 @@
 """Blocking of fuzzy duplicate suggestions, set-based: the database groups live contacts by blocking key
 (domain.fuzzy.block_keys, written here in SQL) and streams only the blocks of two or more, block by
-block. A name part in a city is also cut by the initial of another part of the name, so when the first
-block is too large to compare ("john" in a big city), its sub-blocks still are.
+block. A name part's block in a city too large to compare ("john" in a big city) is also cut by the
+initial of another part of each member's name (domain.fuzzy.blocks_of), so its sub-blocks still are;
+the sub-blocks of a smaller one, whose pairs are all compared anyway, are never built.
 
 A block over the cap comes as one row without members, so Python never holds more than one block of
 contacts at a time. On SQLite the name and word keys call the domain's own functions (registered on the
@@ -11,7 +12,6 @@ places people write. The service checks every member against the exact Python ke
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -25,8 +25,8 @@ from contactmerge.domain.fuzzy import (
     SUB_BLOCK_CAP,
     email_block_key,
     name_key,
-    name_part_initials,
     name_parts,
+    part_initials,
     text_key,
 )
 from contactmerge.domain.identifiers import JUNK_VALUES
@@ -49,14 +49,13 @@ SQLITE = {
     "AND trim(json_extract(c.custom_attributes, '$.{name}'), :whitespace) <> '' "
     "THEN json_extract(c.custom_attributes, '$.{name}')",
     "email_local": "cm_email_block_key(c.email_normalized)",
-    "parts": """parts (id, city_key, part) AS (
-        SELECT b.id, b.city_key, p.value FROM base b, json_each(cm_name_parts(b.name_key)) p
-        WHERE b.name_key <> '' AND b.city_key <> ''
-    ),
-    initials (id, city_key, part) AS (
-        SELECT b.id, b.city_key, p.value FROM base b, json_each(cm_name_part_initials(b.name_key)) p
+    "has_company": "json_type(c.custom_attributes, '$.{name}') = 'text'",
+    "parts": """parts (id, name_key, city_key, part) AS (
+        SELECT b.id, b.name_key, b.city_key, p.value FROM base b, json_each(cm_name_parts(b.name_key)) p
         WHERE b.name_key <> '' AND b.city_key <> ''
     )""",
+    "initials": "SELECT c.id, c.part || '|' || i.value || '|' || c.city_key "
+    "FROM crowded c, json_each(cm_part_initials(c.name_key, c.part)) i",
 }
 POSTGRESQL = {
     "name_key": "(SELECT coalesce(string_agg(m.t[1], ' ' ORDER BY m.t[1] COLLATE \"C\"), '') "
@@ -68,25 +67,24 @@ POSTGRESQL = {
     "company_when": "WHEN jsonb_typeof(c.custom_attributes -> '{name}') = 'string' "
     "AND btrim(c.custom_attributes ->> '{name}', :whitespace) <> '' "
     "THEN c.custom_attributes ->> '{name}'",
+    "has_company": "jsonb_typeof(c.custom_attributes -> '{name}') = 'string'",
     "email_local": EMAIL_LOCAL.format(
         key=PG_LOCAL_PART.format(email="lower(btrim(c.email_normalized, :whitespace))")
     ),
-    "parts": """parts (id, city_key, part) AS (
-        SELECT DISTINCT b.id, b.city_key, p.part FROM base b, unnest(string_to_array(b.name_key, ' ')) p(part)
+    "parts": """parts (id, name_key, city_key, part) AS (
+        SELECT DISTINCT b.id, b.name_key, b.city_key, p.part
+        FROM base b, unnest(string_to_array(b.name_key, ' ')) p(part)
         WHERE b.name_key <> '' AND b.city_key <> '' AND length(p.part) > 1
-    ),
-    initials (id, city_key, part) AS (
-        SELECT DISTINCT b.id, b.city_key, p.part || '|' || left(o.token, 1)
-        FROM base b,
-             unnest(string_to_array(b.name_key, ' ')) WITH ORDINALITY p(part, i),
-             unnest(string_to_array(b.name_key, ' ')) WITH ORDINALITY o(token, j)
-        WHERE b.name_key <> '' AND b.city_key <> '' AND length(p.part) > 1 AND p.i <> o.j
     )""",
+    # the other tokens' initials: every token but the part itself, unless the name has it twice
+    "initials": "SELECT DISTINCT c.id, c.part || '|' || left(o.token, 1) || '|' || c.city_key "
+    "FROM crowded c, unnest(string_to_array(c.name_key, ' ')) o(token) "
+    "WHERE o.token <> c.part OR cardinality(array_positions(string_to_array(c.name_key, ' '), c.part)) > 1",
 }
 
 
 BLOCKS = """
-WITH base AS (
+WITH base AS MATERIALIZED (
     SELECT c.id,
            c.phone_e164 AS phone,
            {email_local} AS email_local,
@@ -109,19 +107,32 @@ keys (kind, value, id) AS MATERIALIZED (
     SELECT 'name_city', name_key || '|' || city_key, id FROM base WHERE name_key <> '' AND city_key <> ''
     UNION ALL
     SELECT 'name_part_city', part || '|' || city_key, id FROM parts
-    UNION ALL
-    SELECT 'name_part_initial_city', part || '|' || city_key, id FROM initials
 ),
-sized AS (
+sized AS MATERIALIZED (
     SELECT kind, value, count(*) AS size FROM keys GROUP BY kind, value HAVING count(*) > 1
+),
+crowded (id, name_key, city_key, part) AS (
+    SELECT p.id, p.name_key, p.city_key, p.part FROM sized s
+    JOIN parts p ON p.part || '|' || p.city_key = s.value
+    WHERE s.kind = 'name_part_city' AND s.size > :cap
+),
+sub_keys (id, value) AS MATERIALIZED ({initials}),
+sub_sized AS (
+    SELECT value, count(*) AS size FROM sub_keys GROUP BY value HAVING count(*) > 1
+),
+members (kind, value, size, id) AS (
+    SELECT s.kind, s.value, s.size, k.id FROM sized s
+    LEFT JOIN keys k ON s.size <= :cap AND k.kind = s.kind AND k.value = s.value
+    UNION ALL
+    SELECT 'name_part_initial_city', s.value, s.size, k.id FROM sub_sized s
+    LEFT JOIN sub_keys k ON s.size <= :sub_cap AND k.value = s.value
 )
-SELECT s.kind, s.value, s.size,
-       c.id, c.name, c.email_normalized, c.phone_e164, c.location_city, c.custom_attributes
-FROM sized s
-LEFT JOIN keys k ON s.size <= CASE WHEN s.kind = 'name_part_initial_city' THEN :sub_cap ELSE :cap END
-    AND k.kind = s.kind AND k.value = s.value
-LEFT JOIN contacts c ON c.workspace_id = :workspace_id AND c.id = k.id
-ORDER BY s.kind, s.value, k.id
+SELECT m.kind, m.value, m.size,
+       c.id, c.name, c.email_normalized, c.phone_e164, c.location_city,
+       CASE WHEN {has_company} THEN c.custom_attributes END AS custom_attributes
+FROM members m
+LEFT JOIN contacts c ON c.workspace_id = :workspace_id AND c.id = m.id
+ORDER BY m.kind, m.value, m.id
 """
 
 
@@ -133,17 +144,22 @@ class Block:
     value: str
     size: int
     members: list[Any]  # rows: id, name, email_normalized, phone_e164, location_city, custom_attributes
+    # (None unless a company attribute is text: only ``domain.fuzzy.company_of`` reads them)
 
 
 def _sql(dialect: str) -> str:
     parts = POSTGRESQL if dialect == "postgresql" else SQLITE
     company = " ".join(parts["company_when"].format(name=name) for name in COMPANY_ATTRIBUTES)
+    # only a contact with a company has its attributes read (and parsed): the rest is never used here
+    has_company = " OR ".join(parts["has_company"].format(name=name) for name in COMPANY_ATTRIBUTES)
     return BLOCKS.format(
+        has_company=has_company,
         email_local=parts["email_local"],
         name_key=parts["name_key"],
         company_key=parts["company_key"].format(company=company),
         city_key=parts["city_key"],
         parts=parts["parts"],
+        initials=parts["initials"],
     )
 
 
@@ -153,15 +169,21 @@ def _register_functions(db: DbSession) -> None:
     raw.create_function("cm_name_key", 1, name_key, deterministic=True)
     raw.create_function("cm_text_key", 1, text_key, deterministic=True)
     raw.create_function("cm_name_parts", 1, _json_name_parts, deterministic=True)
-    raw.create_function("cm_name_part_initials", 1, _json_name_part_initials, deterministic=True)
+    raw.create_function("cm_part_initials", 2, _json_part_initials, deterministic=True)
 
 
 def _json_name_parts(key: str) -> str:
-    return json.dumps(name_parts(key))
+    return _json_letters(name_parts(key))
 
 
-def _json_name_part_initials(key: str) -> str:
-    return json.dumps(name_part_initials(key))
+def _json_part_initials(key: str, part: str) -> str:
+    return _json_letters(part_initials(key, part))
+
+
+def _json_letters(words: list[str]) -> str:
+    """A JSON array of name key tokens: letters only (no quote, backslash or control character to
+    escape), so joined rather than through ``json.dumps``, a few hundred thousand times a scan."""
+    return '["' + '","'.join(words) + '"]' if words else "[]"
 
 
 def blocks(db: DbSession, workspace_id: str, cap: int) -> Iterator[Block]:
@@ -172,6 +194,9 @@ def blocks(db: DbSession, workspace_id: str, cap: int) -> Iterator[Block]:
         _register_functions(db)
     else:  # the whole result is read: plan for it, not for the first rows a cursor usually wants
         db.execute(text("SET LOCAL cursor_tuple_fraction = 1.0"))
+        # its hash aggregates and sorts (some 500,000 keys at 100k contacts) spill to disk at the default
+        # 4 MB; this transaction's statements only, in the server's memory, not this process's
+        db.execute(text("SET LOCAL work_mem = '64MB'"))
         without_jit(db)
     sql = _sql(dialect)
     lists = {"junk": sorted(JUNK_VALUES), "unblocked": sorted(ROLE_MAILBOXES | JUNK_VALUES)}

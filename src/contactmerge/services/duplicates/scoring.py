@@ -101,12 +101,11 @@ def _phone_level(a: str, b: str) -> str:
     )
 
 
-_text_key = lru_cache(maxsize=1 << 16)(text_key)
 _compare_names = lru_cache(maxsize=1 << 18)(compare_names)  # common names meet again and again
 
 
 def _text_level(a: str | None, b: str | None, *, tokens: bool) -> str | None:
-    key_a, key_b = _text_key(a), _text_key(b)
+    key_a, key_b = text_key(a), text_key(b)
     if not key_a or not key_b:
         return None
     if key_a == key_b:
@@ -202,7 +201,7 @@ def same_rates(sample: Sequence[Profile], contacts: int) -> dict[str, float]:
         words = Counter(word for tokens in names for word in set(tokens))
         rates["name"] = sum(math.prod(words[w] / len(names) for w in tokens) for tokens in names) / len(names)
     for field in ("company", "city"):
-        values = Counter(value for p in sample if (value := _text_key(getattr(p, field))))
+        values = Counter(value for p in sample if (value := text_key(getattr(p, field))))
         n = sum(values.values())
         if n >= 2:
             rates[field] = (sum(c * (c - 1) for c in values.values()) + 1.0) / (n * (n - 1) + 2.0)

@@ -27,8 +27,8 @@ from contactmerge.domain.fuzzy import (
     SUB_BLOCK_CAP,
     Profile,
     Suggestion,
-    block_keys,
     block_values,
+    blocks_of,
     company_of,
     judge,
 )
@@ -126,14 +126,9 @@ def suggest_profiles(
     """Suggestions among ``profiles`` (blocked in memory), best first; blocks over ``block_cap`` reported."""
     _check(min_score, block_cap)
     everyone = sorted(profiles, key=lambda p: p.id)
-    blocks: dict[tuple[str, str], list[Profile]] = {}
-    for profile in everyone:
-        for key in block_keys(profile):
-            blocks.setdefault(key, []).append(profile)
     shared = (
         (kind, value, len(members), members)
-        for (kind, value), members in sorted(blocks.items())
-        if len(members) > 1
+        for (kind, value), members in sorted(blocks_of(everyone, block_cap).items())
     )
 
     def sample() -> tuple[int, Sequence[Profile]]:
