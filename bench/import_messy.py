@@ -32,9 +32,9 @@ import phonenumbers
 from sqlalchemy import select
 
 from bench.common import Result, fresh_database, timed
-from contactmerge.services import workspaces
+from bench.imports import start_import
 from contactmerge.services.importing import jobs as importing
-from contactmerge.storage.db import make_sessionmaker, transaction
+from contactmerge.storage.db import make_sessionmaker
 from contactmerge.storage.tables import Contact, Workspace
 
 ROWS = int(os.environ.get("BENCH_MESSY_ROWS", "20000"))
@@ -117,18 +117,7 @@ def run(backend: str) -> Result:
         path = Path(folder) / "messy.csv"
         truth, ambiguous = write_file(path, ROWS)
         sessions = make_sessionmaker(engine)
-        with transaction(sessions) as db:
-            workspace = workspaces.create_workspace(db, "messy").workspace
-            job = importing.create_import(
-                db,
-                workspace,
-                filename=path.name,
-                role="user",
-                mapping={},
-                dry_run=False,
-                size_bytes=path.stat().st_size,
-            )
-            workspace_id, import_id = workspace.id, job.id
+        workspace_id, import_id = start_import(sessions, path, "messy")
         seconds = timed(
             lambda: importing.run_import(sessions, workspace_id, import_id, lambda: path.open("rb"))
         )

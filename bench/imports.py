@@ -168,22 +168,27 @@ def indexed_floor(backend: str, path: Path, rows: int) -> float:
         return timed(lambda: contacts_table_load(sessions, workspace_id, path))
 
 
+def start_import(sessions: sessionmaker[Session], path: Path, workspace_name: str) -> tuple[str, str]:
+    """A new workspace and a users import of ``path`` in it, not run yet: their ids."""
+    with transaction(sessions) as db:
+        workspace = workspaces.create_workspace(db, workspace_name).workspace
+        job = importing.create_import(
+            db,
+            workspace,
+            filename=path.name,
+            role="user",
+            mapping={},
+            dry_run=False,
+            size_bytes=path.stat().st_size,
+        )
+        return workspace.id, job.id
+
+
 def import_file(backend: str, path: Path, rows: int, processes: int) -> tuple[float, float, float, Import]:
     """The file imported into a fresh database seeded for it: seconds, bare-load seconds, peak RSS."""
     with fresh_database(backend) as engine:
         sessions = make_sessionmaker(engine)
-        with transaction(sessions) as db:
-            workspace = workspaces.create_workspace(db, "bench").workspace
-            job = importing.create_import(
-                db,
-                workspace,
-                filename=path.name,
-                role="user",
-                mapping={},
-                dry_run=False,
-                size_bytes=path.stat().st_size,
-            )
-            workspace_id, import_id = workspace.id, job.id
+        workspace_id, import_id = start_import(sessions, path, "bench")
         seed(engine, workspace_id, max(EXISTING * rows // ROWS, rows // 10), rows)
         floor = timed(lambda: bare_load(engine, path))
         with PeakRss() as memory:
