@@ -111,6 +111,8 @@ def test_tokens_are_folded_and_sorted() -> None:
         ("john", "joan", 1),
         ("john", "johns", 1),
         ("johns", "john", 1),
+        ("johnn", "john", 1),  # a doubled last letter: one deletion, never found through a replacement
+        ("mariah", "maria", 1),
         ("smith", "smyth", 1),
         ("ab", "ba", 1),
         ("abc", "ca", 3),  # no swap of letters that are not neighbours after an edit
