@@ -9,7 +9,6 @@ from functools import cache, lru_cache
 import phonenumbers
 import pycountry
 from email_validator import EmailNotValidError, validate_email
-from phonenumbers.geodata.locale import LOCALE_DATA
 
 from contactmerge.domain.identifiers import canonical_email, is_junk
 from contactmerge.errors import BadRequest
@@ -137,6 +136,8 @@ def _names() -> dict[str, str]:
     is left out."""
     found: dict[str, str] = {}
     shared: set[str] = set()
+    from phonenumbers.geodata.locale import LOCALE_DATA  # 0.7 s to import: only when a country is read
+
     for region, names in LOCALE_DATA.items():
         if region not in phonenumbers.SUPPORTED_REGIONS:
             continue
