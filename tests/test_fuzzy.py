@@ -249,10 +249,10 @@ def test_suggestions_from_the_database(database: Database) -> None:
     by_id = {v: k for k, v in made.items()}
     with sessions() as db:
         workspace = db.get_one(Workspace, workspace_id)
-        found = suggest.suggest(db, workspace)
+        found = list(suggest.scan(db, workspace).suggestions)
         skipped = suggest.scan(db, workspace, block_cap=2)
         other = workspaces.create_workspace(db, "empty").workspace
-        assert suggest.suggest(db, other) == []  # no query crosses workspaces
+        assert list(suggest.scan(db, other).suggestions) == []  # no query crosses workspaces
     pairs = {frozenset((by_id[s.contact_a], by_id[s.contact_b])) for s in found}
     assert pairs == {
         frozenset(p)

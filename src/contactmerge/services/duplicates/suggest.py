@@ -177,15 +177,3 @@ def _stored_blocks(
         people = [_profile(row) for row in block.members]
         kind, value = block.kind, block.value
         yield kind, value, block.size, [p for p in people if value in block_values(p, kind)]
-
-
-def suggest(
-    db: DbSession,
-    workspace: Workspace,
-    *,
-    min_score: float = DEFAULT_MIN_SCORE,
-    limit: int | None = DEFAULT_LIMIT,
-    block_cap: int = DEFAULT_BLOCK_CAP,
-) -> list[Suggestion]:
-    """The fuzzy duplicate suggestions of a workspace, best first (never applied automatically)."""
-    return list(scan(db, workspace, min_score=min_score, limit=limit, block_cap=block_cap).suggestions)
