@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import time
 from typing import Any
 
@@ -34,3 +36,29 @@ def finished(api: httpx.Client, path: str, timeout: float = 20) -> dict[str, Any
             return dict(body)
         time.sleep(0.05)
     raise AssertionError(f"{path} did not finish in {timeout}s")
+
+
+def run_cli(url: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``contactmerge ARGS`` against ``url``, run in this process: its exit status, stdout and stderr.
+
+    A subprocess per call costs a second and a half of imports; tests/test_cli.py runs the real entry
+    point as a process. An exception the command does not turn into an exit status is raised here (a
+    process would have printed a traceback). ``timeout`` is accepted for the callers written for
+    processes; a command run here cannot be cut off.
+    """
+    from typer.testing import CliRunner
+
+    from contactmerge.cli.main import app
+
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    env = {"CONTACTMERGE_DATABASE_URL": url, "NO_COLOR": "1", "COLUMNS": "200"}
+    try:
+        result = CliRunner().invoke(app, list(args), env=env, prog_name="contactmerge")
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return subprocess.CompletedProcess(
+        ["contactmerge", *args], result.exit_code, result.stdout, result.stderr
+    )

@@ -11,8 +11,8 @@ import httpx
 
 from tests.conftest import Database, Server, WorkspaceKeys, make_workspace
 from tests.helpers import error_of, finished, ok
+from tests.helpers import run_cli as run
 from tests.test_api_duplicates import make
-from tests.test_cli import run
 
 PAIRS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "kim": (

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from tests.conftest import Database, make_workspace
-from tests.test_cli import run
+from tests.helpers import run_cli as run
 
 DATA = Path(__file__).parent / "data" / "csv"
 

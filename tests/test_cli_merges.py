@@ -9,7 +9,7 @@ from contactmerge.services import contacts
 from contactmerge.storage.db import make_sessionmaker, transaction
 from contactmerge.storage.tables import Workspace
 from tests.conftest import Database, WorkspaceKeys
-from tests.test_cli import run
+from tests.helpers import run_cli as run
 
 
 def two_contacts(database: Database, keys: WorkspaceKeys) -> tuple[str, str]:

@@ -7,7 +7,7 @@ from contactmerge.services import contacts, merging, messenger
 from contactmerge.storage.db import make_sessionmaker, transaction
 from contactmerge.storage.tables import Workspace
 from tests.conftest import Database, WorkspaceKeys, make_workspace
-from tests.test_cli import run
+from tests.helpers import run_cli as run
 
 
 def lead_logs_in(database: Database, keys: WorkspaceKeys, external_id: str) -> str:

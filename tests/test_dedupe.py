@@ -15,7 +15,7 @@ from contactmerge.services.duplicates import batches, review, scan
 from contactmerge.storage.db import make_sessionmaker, transaction
 from contactmerge.storage.tables import Workspace
 from tests.conftest import Database
-from tests.test_cli import run
+from tests.helpers import run_cli as run
 from tests.test_merge_properties import snapshot
 
 

@@ -32,7 +32,7 @@ from contactmerge.storage.tables import (
 )
 from contactmerge.worker.runner import Worker
 from tests.conftest import Database
-from tests.test_cli import run
+from tests.helpers import run_cli as run
 from tests.test_merge_properties import snapshot
 from tests.test_worker import ROOT, wait_for
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -14,7 +15,7 @@ from contactmerge.storage.db import make_sessionmaker, transaction
 from contactmerge.storage.dedupe import provider_email_sql
 from contactmerge.storage.tables import Contact, Workspace
 from tests.conftest import Database, WorkspaceKeys
-from tests.test_cli import run
+from tests.helpers import run_cli as run
 
 
 @pytest.mark.parametrize(
@@ -115,17 +116,19 @@ def test_provider_rules_keep_role_mailboxes_held(database: Database) -> None:
 
 
 def test_cli_turns_provider_rules_on_and_the_scan_follows(
-    database: Database, workspace: WorkspaceKeys
+    database: Database, workspace: WorkspaceKeys, tmp_path: Path
 ) -> None:
     ws = ["--workspace", workspace.app_id]
+    plan = tmp_path / "plan.json"
     with transaction(make_sessionmaker(database.engine)) as db:
         chosen = db.get_one(Workspace, workspace.app_id)
         for fields in PEOPLE.values():
             contacts.create_contact(db, chosen, fields, region="US")
-    assert '"clusters": 0' in run(database.url, "dedupe", "scan", "--json", "/dev/stdout", *ws).stdout
+    assert run(database.url, "dedupe", "scan", "--json", str(plan), *ws).returncode == 0
+    assert '"clusters": 0' in plan.read_text()
     changed = run(database.url, "workspace", "set", "--dedupe-provider-rules", *ws)
     assert changed.returncode == 0, changed.stderr
     assert "dedupe provider rules on" in changed.stdout
-    preview = run(database.url, "dedupe", "scan", "--json", "/dev/stdout", *ws)
+    preview = run(database.url, "dedupe", "scan", "--json", str(plan), *ws)
     assert preview.returncode == 0, preview.stderr
-    assert '"value": "johndoe@gmail.com"' in preview.stdout and '"clusters": 2' in preview.stdout
+    assert '"value": "johndoe@gmail.com"' in plan.read_text() and '"clusters": 2' in plan.read_text()

@@ -25,7 +25,7 @@ from contactmerge.services.importing.validation import prepare_rows
 from contactmerge.storage.db import make_sessionmaker, transaction
 from contactmerge.storage.tables import Contact, Import, Workspace
 from tests.conftest import Database, make_workspace
-from tests.test_cli import run as cli
+from tests.helpers import run_cli as cli
 from tests.test_importing import count, new_workspace, write_csv
 
 HEADER = ["user_id", "email", "name", "phone", "country", "signed_up_at", "seats"]

@@ -18,8 +18,8 @@ from contactmerge.storage import suggestions as suggestions_repo
 from contactmerge.storage.db import make_sessionmaker, transaction
 from contactmerge.storage.tables import Workspace
 from tests.conftest import Database
+from tests.helpers import run_cli as run
 from tests.test_api_suggestions import PAIRS
-from tests.test_cli import run
 
 
 def seed(database: Database, name: str = "queue") -> tuple[str, dict[str, str]]:
