@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from contactmerge.errors import BadRequest
 from contactmerge.services import contacts, merging, workspaces
@@ -16,7 +19,7 @@ from contactmerge.services.duplicates import batches, queue, review
 from contactmerge.storage import batches as batches_repo
 from contactmerge.storage import suggestions as suggestions_repo
 from contactmerge.storage.db import make_sessionmaker, transaction
-from contactmerge.storage.tables import Workspace
+from contactmerge.storage.tables import DuplicateSuggestion, Workspace
 from tests.conftest import Database
 from tests.helpers import run_cli as run
 from tests.test_api_suggestions import PAIRS
@@ -115,6 +118,67 @@ def test_decisions_and_merges_hold_across_scans(database: Database) -> None:
     # the rejected pair never comes back; the approved pair stays decided even once its merge is undone
     assert ids(read(database, workspace_id, min_score=0.0)) == [pairs["phone"]]
     assert sorted(ids(read(database, other_id))) == sorted(theirs.values())  # other workspaces unaffected
+
+
+def start_two_scans(database: Database, workspace_id: str) -> tuple[str, str]:
+    """Two suggestion scans of the workspace, not run yet: the older's id, then the newer's."""
+    with transaction(make_sessionmaker(database.engine)) as db:
+        workspace = db.get_one(Workspace, workspace_id)
+        return queue.start_scan(db, workspace).id, queue.start_scan(db, workspace).id
+
+
+def run_scan(database: Database, workspace_id: str, scan_id: str, progress: Any = None) -> None:
+    with transaction(make_sessionmaker(database.engine)) as db:
+        scan = batches.get_batch(db, db.get_one(Workspace, workspace_id), scan_id)
+        batches.run_batch(db, scan, progress)
+
+
+def stored_rows(database: Database, workspace_id: str) -> int:
+    with make_sessionmaker(database.engine)() as db:
+        return (
+            db.scalar(
+                select(func.count())
+                .select_from(DuplicateSuggestion)
+                .where(DuplicateSuggestion.workspace_id == workspace_id)
+            )
+            or 0
+        )
+
+
+def test_a_scan_that_finishes_after_a_newer_one_leaves_the_newer_queue(database: Database) -> None:
+    workspace_id, pairs = seed(database, "order")
+    older, newer = start_two_scans(database, workspace_id)
+    run_scan(database, workspace_id, newer)
+    run_scan(database, workspace_id, older)  # two workers: the scan started first finished last
+    found = read(database, workspace_id)
+    assert found.scan is not None and found.scan.id == newer
+    assert sorted(ids(found)) == sorted(pairs.values()) and found.total == 3
+    assert stored_rows(database, workspace_id) == found.scan.counts["suggestions"]
+    with make_sessionmaker(database.engine)() as db:
+        late = batches.get_batch(db, db.get_one(Workspace, workspace_id), older)
+    assert late.state == "done" and late.counts["superseded_by"] == newer and late.counts["suggestions"] == 0
+
+
+def test_scans_finishing_together_leave_one_whole_queue(database: Database) -> None:
+    """Two workers run two scans of one workspace at once (on PostgreSQL both scan before either
+    stores): the queue is the newer scan's, whole, and no row of the other is left behind."""
+    workspace_id, pairs = seed(database, "together")
+    for _ in range(3):
+        older, newer = start_two_scans(database, workspace_id)
+        both_scanning = threading.Barrier(2, timeout=30)
+
+        def progress(phase: str, done: int, total: int | None) -> None:
+            if phase == "scanning" and database.backend == "postgres":  # SQLite: one writer at a time
+                both_scanning.wait()
+
+        with ThreadPoolExecutor(2) as pool:
+            runs = [pool.submit(run_scan, database, workspace_id, s, progress) for s in (older, newer)]
+            for run_ in runs:
+                run_.result()
+        found = read(database, workspace_id)
+        assert found.scan is not None and found.scan.id == newer
+        assert sorted(ids(found)) == sorted(pairs.values())
+        assert stored_rows(database, workspace_id) == found.scan.counts["suggestions"]
 
 
 def test_bad_scan_and_paging_options_change_nothing(database: Database) -> None:

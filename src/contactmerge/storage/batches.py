@@ -39,6 +39,16 @@ def latest(db: DbSession, workspace_id: str, kind: str, states: Iterable[str]) -
     )
 
 
+def newest(db: DbSession, workspace_id: str, kind: str, states: Iterable[str]) -> Batch | None:
+    """The batch of ``kind`` in one of ``states`` that was created last (ids sort by creation)."""
+    return db.scalar(
+        select(Batch)
+        .where(Batch.workspace_id == workspace_id, Batch.kind == kind, Batch.state.in_(list(states)))
+        .order_by(Batch.created_at.desc(), Batch.id.desc())
+        .limit(1)
+    )
+
+
 def count(db: DbSession, workspace_id: str, kind: str) -> int:
     """How many batches of ``kind`` the workspace ever started."""
     return (

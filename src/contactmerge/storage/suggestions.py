@@ -70,6 +70,14 @@ def write(
     return done
 
 
+def lock_queue(db: DbSession, workspace_id: str) -> None:
+    """Hold other suggestion scans of the workspace from replacing the queue until this transaction ends
+    (PostgreSQL; SQLite runs one writer at a time already)."""
+    if db.get_bind().dialect.name == "postgresql":
+        key = f"{workspace_id}:suggestion-queue"
+        db.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+
+
 def drop_other_scans(db: DbSession, workspace_id: str, scan_id: str) -> None:
     """Forget every scan of the workspace but ``scan_id`` (a finished scan replaces the queue)."""
     db.execute(

@@ -72,7 +72,8 @@ def check_options(min_score: float, block_cap: int) -> None:
 
 def run_scan(db: DbSession, batch: Batch, progress: Progress | None = None) -> Batch:
     """The scan itself, in the caller's transaction: every suggestion stored with its rank, then the
-    workspace's earlier scans dropped."""
+    workspace's other scans dropped; unless a scan started after this one has already finished, whose
+    queue then stays."""
     workspace = db.get_one(Workspace, batch.workspace_id)
     report = progress or (lambda phase, done, total: None)
     report("scanning", 0, None)
@@ -85,16 +86,24 @@ def run_scan(db: DbSession, batch: Batch, progress: Progress | None = None) -> B
     )
     ranked = sorted(found.suggestions, key=lambda s: (-s.score, s.contact_a, s.contact_b))  # rank 0: best
     total = len(ranked)
-    report("storing", 0, total)
-    repo.write(
-        db,
-        workspace.id,
-        batch.id,
-        ((s.contact_a, s.contact_b, s.score, s.reasons) for s in ranked),
-        progress=lambda done: report("storing", done, total),
-    )
-    repo.drop_other_scans(db, workspace.id, batch.id)
+    repo.lock_queue(db, workspace.id)  # scans that finish together replace the queue one after the other
+    newer = current(db, workspace)
+    if newer is not None and (newer.created_at, newer.id) > (batch.created_at, batch.id):
+        # a scan started after this one has finished first: its queue is the newer one and stays
+        total, extra = 0, {"superseded_by": newer.id}
+    else:
+        report("storing", 0, total)
+        repo.write(
+            db,
+            workspace.id,
+            batch.id,
+            ((s.contact_a, s.contact_b, s.score, s.reasons) for s in ranked),
+            progress=lambda done: report("storing", done, total),
+        )
+        repo.drop_other_scans(db, workspace.id, batch.id)
+        extra: dict[str, Any] = {}
     batch.counts = {
+        **extra,
         "suggestions": total,
         "pairs_compared": found.pairs_compared,
         "blocks_skipped": len(found.skipped_blocks),
@@ -107,8 +116,9 @@ def run_scan(db: DbSession, batch: Batch, progress: Progress | None = None) -> B
 
 
 def current(db: DbSession, workspace: Workspace) -> Batch | None:
-    """The scan whose suggestions people page through: the latest finished one."""
-    return batches_repo.latest(db, workspace.id, KIND, ("done",))
+    """The scan whose suggestions people page through: of the finished ones, the one started last (a scan
+    that finishes after a newer one stores nothing: ``superseded_by`` in its counts)."""
+    return batches_repo.newest(db, workspace.id, KIND, ("done",))
 
 
 def pending(db: DbSession, workspace: Workspace) -> Batch | None:
