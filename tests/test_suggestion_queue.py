@@ -121,10 +121,12 @@ def test_decisions_and_merges_hold_across_scans(database: Database) -> None:
 
 
 def start_two_scans(database: Database, workspace_id: str) -> tuple[str, str]:
-    """Two suggestion scans of the workspace, not run yet: the older's id, then the newer's."""
+    """Two suggestion scans of the workspace, not run yet: the older's id, then the newer's (ids sort by
+    creation; two made in one millisecond are ordered by the rest of the id)."""
     with transaction(make_sessionmaker(database.engine)) as db:
         workspace = db.get_one(Workspace, workspace_id)
-        return queue.start_scan(db, workspace).id, queue.start_scan(db, workspace).id
+        older, newer = sorted(queue.start_scan(db, workspace).id for _ in range(2))
+        return older, newer
 
 
 def run_scan(database: Database, workspace_id: str, scan_id: str, progress: Any = None) -> None:
@@ -167,9 +169,9 @@ def test_scans_finishing_together_leave_one_whole_queue(database: Database) -> N
         older, newer = start_two_scans(database, workspace_id)
         both_scanning = threading.Barrier(2, timeout=30)
 
-        def progress(phase: str, done: int, total: int | None) -> None:
+        def progress(phase: str, done: int, total: int | None, barrier: Any = both_scanning) -> None:
             if phase == "scanning" and database.backend == "postgres":  # SQLite: one writer at a time
-                both_scanning.wait()
+                barrier.wait()
 
         with ThreadPoolExecutor(2) as pool:
             runs = [pool.submit(run_scan, database, workspace_id, s, progress) for s in (older, newer)]

@@ -88,9 +88,10 @@ def run_scan(db: DbSession, batch: Batch, progress: Progress | None = None) -> B
     total = len(ranked)
     repo.lock_queue(db, workspace.id)  # scans that finish together replace the queue one after the other
     newer = current(db, workspace)
+    extra: dict[str, Any] = {}
     if newer is not None and (newer.created_at, newer.id) > (batch.created_at, batch.id):
         # a scan started after this one has finished first: its queue is the newer one and stays
-        total, extra = 0, {"superseded_by": newer.id}
+        total, extra["superseded_by"] = 0, newer.id
     else:
         report("storing", 0, total)
         repo.write(
@@ -101,7 +102,6 @@ def run_scan(db: DbSession, batch: Batch, progress: Progress | None = None) -> B
             progress=lambda done: report("storing", done, total),
         )
         repo.drop_other_scans(db, workspace.id, batch.id)
-        extra: dict[str, Any] = {}
     batch.counts = {
         **extra,
         "suggestions": total,
