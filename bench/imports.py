@@ -30,6 +30,8 @@ from bench.common import Result, fresh_database, timed
 from bench.merges import contact_row
 from contactmerge.services import workspaces
 from contactmerge.services.importing import jobs as importing
+from contactmerge.services.importing import validation
+from contactmerge.services.importing.source import sniff
 from contactmerge.storage import imports as imports_repo
 from contactmerge.storage.db import make_sessionmaker, transaction
 from contactmerge.storage.tables import Contact, Import
@@ -184,20 +186,37 @@ def start_import(sessions: sessionmaker[Session], path: Path, workspace_name: st
         return workspace.id, job.id
 
 
-def import_file(backend: str, path: Path, rows: int, processes: int) -> tuple[float, float, float, Import]:
-    """The file imported into a fresh database seeded for it: seconds, bare-load seconds, peak RSS."""
+def validation_alone(sessions: sessionmaker[Session], workspace_id: str, import_id: str, path: Path) -> float:
+    """Seconds to read and validate every row of the file in this process, nothing written: the share of
+    an import that a pool of validating processes can take off the process that writes."""
+    fmt = sniff(lambda: path.open("rb"))
+    with sessions() as db:
+        rules = importing._context(db, workspace_id, import_id, fmt, "US")[1].rules
+    validation._read_phone.cache_clear()  # as each import starts
+    start = time.perf_counter()
+    for rows, _ in importing._chunks(lambda: path.open("rb"), fmt, 0, importing.CHUNK_ROWS):
+        validation.prepare_rows(rules, rows)
+    return time.perf_counter() - start
+
+
+def import_file(
+    backend: str, path: Path, rows: int, processes: int
+) -> tuple[float, float, float, float, Import]:
+    """The file imported into a fresh database seeded for it: seconds, bare-load seconds, seconds to
+    validate it alone, peak RSS."""
     with fresh_database(backend) as engine:
         sessions = make_sessionmaker(engine)
         workspace_id, import_id = start_import(sessions, path, "bench")
         seed(engine, workspace_id, max(EXISTING * rows // ROWS, rows // 10), rows)
         floor = timed(lambda: bare_load(engine, path))
+        alone = validation_alone(sessions, workspace_id, import_id, path)
         with PeakRss() as memory:
             start = time.perf_counter()
             done = importing.run_import(
                 sessions, workspace_id, import_id, lambda: path.open("rb"), processes=processes
             )
             seconds = time.perf_counter() - start
-    return seconds, floor, memory.peak, done
+    return seconds, floor, alone, memory.peak, done
 
 
 def run(backend: str) -> Result:
@@ -207,7 +226,7 @@ def run(backend: str) -> Result:
         for rows in sizes:
             path = Path(folder) / f"users-{rows}.csv"
             write_file(path, rows)
-            seconds, floor, peak, done = import_file(backend, path, rows, importing.PROCESSES)
+            seconds, floor, alone, peak, done = import_file(backend, path, rows, importing.PROCESSES)
             figures[f"rows_{rows}_per_s"] = rows / seconds
             figures[f"rows_{rows}_ratio_to_bare_load"] = floor / seconds
             figures[f"rows_{rows}_peak_rss_mb"] = peak / 1e6
@@ -215,6 +234,10 @@ def run(backend: str) -> Result:
             indexed = indexed_floor(backend, path, rows)
             figures[f"rows_{rows}_ratio_to_contacts_table_load"] = indexed / seconds
             figures[f"rows_{rows}_contacts_table_load_ratio_to_bare_load"] = floor / indexed
+            # validating alone, in one process, against the same yardstick: the ceiling of what validating
+            # in one process allows, and what a pool of N processes could at best multiply by N
+            figures[f"rows_{rows}_validation_alone_ratio_to_contacts_table_load"] = indexed / alone
+            figures[f"rows_{rows}_validation_share_of_import"] = alone / seconds
             other = POOL if importing.PROCESSES == 0 else 0
             if rows == ROWS and other != importing.PROCESSES:
                 compared, *_ = import_file(backend, path, rows, other)
