@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
 
 from contactmerge.errors import BadRequest
 from contactmerge.services import contacts, merging, workspaces
@@ -19,7 +18,7 @@ from contactmerge.services.duplicates import batches, queue, review
 from contactmerge.storage import batches as batches_repo
 from contactmerge.storage import suggestions as suggestions_repo
 from contactmerge.storage.db import make_sessionmaker, transaction
-from contactmerge.storage.tables import DuplicateSuggestion, Workspace
+from contactmerge.storage.tables import Workspace
 from tests.conftest import Database
 from tests.helpers import run_cli as run
 from tests.test_api_suggestions import PAIRS
@@ -137,14 +136,7 @@ def run_scan(database: Database, workspace_id: str, scan_id: str, progress: Any 
 
 def stored_rows(database: Database, workspace_id: str) -> int:
     with make_sessionmaker(database.engine)() as db:
-        return (
-            db.scalar(
-                select(func.count())
-                .select_from(DuplicateSuggestion)
-                .where(DuplicateSuggestion.workspace_id == workspace_id)
-            )
-            or 0
-        )
+        return suggestions_repo.count(db, workspace_id)
 
 
 def test_a_scan_that_finishes_after_a_newer_one_leaves_the_newer_queue(database: Database) -> None:
