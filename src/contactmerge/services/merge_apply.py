@@ -50,7 +50,7 @@ def apply_wave(db: DbSession, workspace: Workspace, wave: list[Accepted]) -> Non
     single = len(wave) == 1
     counts = None if single else repo.count_rows_of(db, workspace.id, list(mapping))
     parts = repo.count_parts(db, workspace.id, wave[0].source.id) if single else 0
-    moved = repo.move_rows(db, workspace.id, mapping)
+    moved = repo.move_rows(db, workspace.id, mapping, counts)
     faults.step("rows_moved")
     added = _union_tags(db, workspace, wave)
     faults.step("tags_unioned")

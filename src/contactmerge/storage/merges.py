@@ -7,7 +7,7 @@ back exactly the rows a merged contact brought, wherever later merges have taken
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, delete, func, insert, literal, select, update
@@ -174,14 +174,27 @@ def _new_owner(column: Any, mapping: dict[str, str]) -> Any:
     return case(mapping, value=column)
 
 
-def move_rows(db: DbSession, workspace_id: str, mapping: dict[str, str]) -> dict[str, int]:
-    """Re-point every conversation, note, session and event of each source to its target; ids are kept."""
+def move_rows(
+    db: DbSession,
+    workspace_id: str,
+    mapping: dict[str, str],
+    counts: Mapping[str, Mapping[str, int]] | None = None,
+) -> dict[str, int]:
+    """Re-point every conversation, note, session and event of each source to its target; ids are kept.
+
+    ``counts`` (``count_rows_of``, taken with the sources locked, so no row of theirs can appear since)
+    leaves out of each statement the sources that own no row of its kind: most leads of a bulk merge own
+    none, and each one costs the CASE that re-points the others."""
     moved: dict[str, int] = {}
     for kind, table in MOVABLE.items():
+        owners = mapping if counts is None else {s: t for s, t in mapping.items() if counts[s][kind]}
+        if not owners:
+            moved[kind] = 0
+            continue
         result = db.execute(
             update(table)
-            .where(table.workspace_id == workspace_id, among(db, table.contact_id, list(mapping)))
-            .values(contact_id=_new_owner(table.contact_id, mapping))
+            .where(table.workspace_id == workspace_id, among(db, table.contact_id, list(owners)))
+            .values(contact_id=_new_owner(table.contact_id, owners))
             .execution_options(synchronize_session=False)
         )
         moved[kind] = int(result.rowcount)  # type: ignore[attr-defined]
@@ -216,6 +229,14 @@ def move_tag_links(db: DbSession, workspace_id: str, moves: list[tuple[str, str,
 
 def combine_summaries(db: DbSession, workspace_id: str, mapping: dict[str, str]) -> None:
     """Fold each source's event summaries into its target's: first = min, last = max, count = sum."""
+    having = db.scalars(
+        select(EventSummary.contact_id)
+        .where(EventSummary.workspace_id == workspace_id, among(db, EventSummary.contact_id, list(mapping)))
+        .distinct()
+    ).all()
+    mapping = {source: mapping[source] for source in having}  # the CASE below only for those
+    if not mapping:
+        return
     postgres = db.get_bind().dialect.name == "postgresql"
     insert_ = pg_insert if postgres else sqlite_insert
     target = _new_owner(EventSummary.contact_id, mapping)
