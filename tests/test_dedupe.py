@@ -200,4 +200,9 @@ def test_cli_apply_never_merges_a_cluster_just_rejected(isolated_database: Datab
     unknown = run(database.url, "dedupe", "apply", "--cluster", "nobody", *ws)
     assert unknown.returncode == 1 and "no duplicate cluster nobody" in unknown.stderr
     with sessions() as db:
+        decided = review.review(db, db.get_one(Workspace, workspace_id))
+    undecided = [r.planned.cluster.id for r in decided if r.decision is None]
+    mixed = run(database.url, "dedupe", "apply", *(f"--cluster={c}" for c in [*undecided, "nobody"]), *ws)
+    assert mixed.returncode == 1 and "no duplicate cluster nobody" in mixed.stderr  # the others not merged
+    with sessions() as db:
         assert snapshot(db, workspace_id) == before

@@ -33,21 +33,27 @@ def start_batch(db: DbSession, workspace: Workspace, *, keys: Iterable[str], clu
     )
 
 
-def run_batch(db: DbSession, batch: Batch, progress: queue.Progress | None = None) -> Batch:
+def run_batch(
+    db: DbSession, batch: Batch, progress: queue.Progress | None = None, *, strict: bool = False
+) -> Batch:
     """The one runner of every batch, in its caller's transaction (the worker's, or the CLI's): a
-    suggestion scan stores its queue; a bulk merge merges every wanted cluster not rejected (R5)."""
+    suggestion scan stores its queue; a bulk merge merges every wanted cluster not rejected (R5).
+    ``strict``: a wanted cluster the scan no longer finds is an error (the caller's transaction then
+    rolls back), not skipped as a worker skips a cluster that changed since the batch was asked for."""
     if batch.kind == queue.KIND:
         return queue.run_scan(db, batch, progress)
-    return _merge_clusters(db, batch)
+    return _merge_clusters(db, batch, strict=strict)
 
 
-def _merge_clusters(db: DbSession, batch: Batch) -> Batch:
+def _merge_clusters(db: DbSession, batch: Batch, *, strict: bool) -> Batch:
     workspace = db.get_one(Workspace, batch.workspace_id)
     wanted = set(batch.options.get("cluster_ids") or ())
+    found = review.review(db, workspace, batch.options.get("keys") or KEYS)
+    unknown = sorted(wanted - {r.planned.cluster.id for r in found}) if strict else []
+    if unknown:
+        raise BadRequest(f"no duplicate cluster {', '.join(unknown)} in a scan now", field="cluster")
     reviewed = [
-        r
-        for r in review.review(db, workspace, batch.options.get("keys") or KEYS)
-        if r.decision != "rejected" and (not wanted or r.planned.cluster.id in wanted)
+        r for r in found if r.decision != "rejected" and (not wanted or r.planned.cluster.id in wanted)
     ]
     results: list[merging.MergeResult | merging.MergeSkipped] = []
     for forced, chosen in (
@@ -76,14 +82,10 @@ def _merge_clusters(db: DbSession, batch: Batch) -> Batch:
 def apply_now(
     db: DbSession, workspace: Workspace, *, keys: Iterable[str] = KEYS, cluster_ids: Iterable[str] = ()
 ) -> Batch:
-    """R5 at once, in the caller's transaction: the batch a worker would run, run here (the CLI's apply)."""
+    """R5 at once, in the caller's transaction: the batch a worker would run, run here (the CLI's apply);
+    one scan, and a cluster id it does not find is refused with nothing merged."""
     wanted = list(dict.fromkeys(cluster_ids))
-    if wanted:
-        known = {r.planned.cluster.id for r in review.review(db, workspace, keys)}
-        unknown = [c for c in wanted if c not in known]
-        if unknown:
-            raise BadRequest(f"no duplicate cluster {', '.join(unknown)} in a scan now", field="cluster")
-    return run_batch(db, start_batch(db, workspace, keys=keys, cluster_ids=wanted))
+    return run_batch(db, start_batch(db, workspace, keys=keys, cluster_ids=wanted), strict=True)
 
 
 def suggest_now(
