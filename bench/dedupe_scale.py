@@ -1,22 +1,43 @@
-"""Duplicate scans at scale (issue 6): exact scan time against the bare ``GROUP BY`` queries, fuzzy scan
-time, apply rate, peak memory of both scans.
+"""Duplicate scans at scale (issues 6 and 12): exact scan time against the bare ``GROUP BY`` queries,
+exact auto-apply precision and recall, fuzzy scan time and memory against Splink's on the same rows,
+apply rate, peak memory of both scans.
 
-N contacts (``BENCH_DEDUPE_CONTACTS``, default 1,000,000) of which 10% duplicate another: most share its
-normalized email (in another case), some only its phone; every 1,000th contact uses a role mailbox
-(``info@…``) shared with a differently named contact, which the scan must hold, not link. Names are
-"Person <letters>" and every contact lives in one of 1,000 cities, so the fuzzy scan's name blocks pair
-the duplicates while its "person" + city blocks (a common name in a big city) exceed the block cap. The
-floor is the three bare ``SELECT key, count(*) … GROUP BY key HAVING count(*) > 1`` queries (same
-filters) in the same database. The scan and the floor run three times, alternated, and the best of
-each is compared; the first scan is reported too. The apply rate is measured on a sample of clusters
-(``BENCH_DEDUPE_APPLY`` clusters, default 2,000) applied as one batch. Peak RSS is the whole process's
-during a scan; the growth is that peak less the RSS when the scan started (what the scan itself holds).
+N contacts (``BENCH_DEDUPE_CONTACTS``, default 1,000,000) of which 10% duplicate another: contact ``i``
+with ``i % 10 == 9`` is contact ``i - 1`` again, two in three by its normalized email (in another case)
+and its phone, one in three by its phone only (its email is its own); every 1,000th contact uses a role
+mailbox (``info@…``) shared with a differently named contact (``i % 1000`` 500 and 501, no other key in
+common), which the scan must hold, not link. Names are "Person <letters>" and every contact lives in one
+of 1,000 cities, so the fuzzy scan's name blocks pair the duplicates while its "person" + city blocks (a
+common name in a big city) exceed the block cap. The floor is the three bare
+``SELECT key, count(*) … GROUP BY key HAVING count(*) > 1`` queries (same filters) in the same database.
+The scan and the floor run three times, alternated, and the best of each is compared; the first scan is
+reported too. Goals at 1M (issue 12): best scan <= 3x the floor, exact auto-apply precision >= 0.999.
+
+Exact precision and recall: the pairs of the clusters the exact scan applies without approval (as
+``dedupe_quality`` counts "exact") against the generator's truth, the pairs ``(i - 1, i)`` for
+``i % 10 == 9``; ``exact_wrong_pairs`` is how many of those pairs are not true ones.
+
+Splink (DuckDB, ``bench/quality/splink_side.py``) runs in the same process on the same contacts, read
+back from the database after our scans and before the apply sample (``BENCH_DEDUPE_SPLINK=0`` skips it;
+it is skipped with the reason printed when not installed). Its "first name + city" prediction rule and
+its EM round on the first name alone are left out: every contact's first name is "person", so they make
+~N * 500 and ~N² / 2 comparisons (our scan skips those blocks over its cap too); it blocks on first name +
+surname, surname + city, email, phone and external_id and trains on surname and on email. Goals: our
+fuzzy scan's time and its RSS growth each below Splink's (ratios < 1). Splink's own precision and recall
+at match probability 0.5 are given beside them.
+
+The apply rate is measured on a sample of clusters (``BENCH_DEDUPE_APPLY`` clusters, default 2,000)
+applied as one batch. Peak RSS is the whole process's during a scan; the growth is that peak less the RSS
+when the scan started (what the scan itself holds); Splink's growth is measured the same way, from after
+its input frame is built.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import time
+from itertools import combinations
 from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, text
@@ -24,6 +45,8 @@ from sqlalchemy import Engine, func, insert, select, text
 from bench.common import Result, fresh_database, timed
 from bench.imports import PeakRss
 from bench.merges import contact_row
+from bench.quality import splink_side
+from bench.quality.rows import quality
 from contactmerge.services import workspaces
 from contactmerge.services.duplicates import batches, queue, scan, suggest
 from contactmerge.storage import dedupe as repo
@@ -32,8 +55,13 @@ from contactmerge.storage.tables import Contact, Workspace
 
 CONTACTS = int(os.environ.get("BENCH_DEDUPE_CONTACTS", "1000000"))
 APPLY_CLUSTERS = int(os.environ.get("BENCH_DEDUPE_APPLY", "2000"))
+SPLINK = os.environ.get("BENCH_DEDUPE_SPLINK", "1") != "0"
 CITIES = 1000
 ROUNDS = 3
+STAMP = 1_700_000_000  # contact i is created at STAMP + i: how its index is read back
+SPLINK_NAME_BLOCKS = (("first_name", "surname"), ("surname", "city"))
+SPLINK_TRAINING_BLOCKS = (("surname",), ("email",))
+SPLINK_THRESHOLD = 0.5
 
 
 def letters(n: int) -> str:
@@ -73,7 +101,7 @@ def person(workspace_id: str, i: int) -> dict[str, Any]:
         email=email,
         email_normalized=email.lower(),
         email_domain=email.lower().partition("@")[2],
-        created_at=1_700_000_000 + i,
+        created_at=STAMP + i,
         **extra,
     )
 
@@ -106,6 +134,81 @@ def bare_group_by(engine: Engine, workspace_id: str) -> int:
                 ).all()
             )
     return found
+
+
+def contacts_by_index(engine: Engine, workspace_id: str) -> dict[int, str]:
+    """Each generated contact's id by its index ``i`` (read back from its ``created_at``)."""
+    with engine.connect() as connection:
+        found = connection.execute(
+            select(Contact.created_at, Contact.id).where(Contact.workspace_id == workspace_id)
+        )
+        return {int(created) - STAMP: contact_id for created, contact_id in found}
+
+
+def truth(ids: dict[int, str]) -> set[tuple[str, str]]:
+    """The generator's true duplicate pairs: ``(i - 1, i)`` for every ``i % 10 == 9``, ids in order."""
+    return {(min(ids[i - 1], ids[i]), max(ids[i - 1], ids[i])) for i in ids if i % 10 == 9 and i - 1 in ids}
+
+
+def exact_quality(plan: scan.DedupePlan, true: set[tuple[str, str]], label: str) -> dict[str, float]:
+    """Precision and recall of the pairs of the clusters the exact scan applies without approval."""
+    exact = {
+        (min(a, b), max(a, b))
+        for p in plan.clusters
+        if p.blocked is None
+        for a, b in combinations(p.cluster.members, 2)
+    }
+    figures = quality(exact, true)
+    return {
+        f"{label}_exact_precision": figures["precision"],
+        f"{label}_exact_recall": figures["recall"],
+        f"{label}_exact_pairs": float(len(exact)),
+        f"{label}_exact_wrong_pairs": float(len(exact - true)),
+        f"{label}_true_pairs": float(len(true)),
+    }
+
+
+def splink_side_by_side(
+    engine: Engine, workspace_id: str, label: str, true: set[tuple[str, str]], fuzzy: dict[str, float]
+) -> dict[str, float]:
+    """Splink on the same contacts: its time and RSS growth, ours as ratios to them, its quality."""
+    if not SPLINK:
+        print("dedupe-scale: Splink skipped: BENCH_DEDUPE_SPLINK=0", file=sys.stderr)
+        return {}
+    columns = (
+        Contact.id,
+        Contact.name,
+        Contact.email_normalized,
+        Contact.phone_e164,
+        Contact.location_city,
+        Contact.external_id,
+    )
+    with engine.connect() as connection:
+        rows = [
+            dict(row._mapping)
+            for row in connection.execute(
+                select(*columns).where(Contact.workspace_id == workspace_id, Contact.merged_into_id.is_(None))
+            )
+        ]
+    outcome = splink_side.splink_pairs(
+        rows, name_blocks=SPLINK_NAME_BLOCKS, training_blocks=SPLINK_TRAINING_BLOCKS
+    )
+    del rows
+    if isinstance(outcome, str):
+        print(f"dedupe-scale: Splink skipped: {outcome}", file=sys.stderr)
+        return {}
+    predicted, cost = outcome
+    figures = quality((pair for pair, p in predicted.items() if p >= SPLINK_THRESHOLD), true)
+    del predicted
+    return {
+        f"{label}_splink_s": cost["seconds"],
+        f"{label}_splink_rss_growth_mb": cost["rss_growth_mb"],
+        f"{label}_splink_precision": figures["precision"],
+        f"{label}_splink_recall": figures["recall"],
+        f"{label}_fuzzy_time_ratio_to_splink": fuzzy[f"{label}_fuzzy_s"] / cost["seconds"],
+        f"{label}_fuzzy_memory_ratio_to_splink": fuzzy[f"{label}_fuzzy_rss_growth_mb"]
+        / max(cost["rss_growth_mb"], 1e-3),
+    }
 
 
 def fuzzy_scan(sessions: Any, workspace_id: str, label: str) -> dict[str, float]:
@@ -166,7 +269,12 @@ def run(backend: str) -> Result:
             floor, seconds = min(floors), min(scans)
             summary = plan.summary()
             label = f"contacts_{contacts}"
-            figures.update(fuzzy_scan(sessions, workspace_id, label))
+            fuzzy = fuzzy_scan(sessions, workspace_id, label)
+            figures.update(fuzzy)
+            true = truth(contacts_by_index(engine, workspace_id))
+            figures.update(exact_quality(plan, true, label))
+            figures.update(splink_side_by_side(engine, workspace_id, label, true, fuzzy))
+            del true
             sample = [p.cluster.id for p in plan.clusters if p.blocked is None][:APPLY_CLUSTERS]
             start = time.perf_counter()
             with transaction(sessions) as db:
@@ -189,7 +297,11 @@ def run(backend: str) -> Result:
         figures,
         f"10k, 100k and {CONTACTS:,} contacts, 10% duplicates by email or phone, role mailboxes held; "
         f"ratio = best scan time / best bare GROUP BY time of {ROUNDS} alternated rounds (goal <= 3, scan "
-        f"< 60 s at 1M); first_scan_s is the first, cold scan; apply on a sample of {APPLY_CLUSTERS:,} "
-        "clusters as one batch (commit included); fuzzy scan with every suggestion kept; peak RSS of the "
-        "first scan of each kind and its growth over the RSS at its start",
+        f"< 60 s at 1M); first_scan_s is the first, cold scan; exact precision/recall = pairs of the "
+        "clusters applied without approval against the generator's true pairs (goal precision >= 0.999 "
+        f"at 1M); apply on a sample of {APPLY_CLUSTERS:,} clusters as one batch (commit included); fuzzy "
+        "scan with every suggestion kept; peak RSS of the first scan of each kind and its growth over the "
+        "RSS at its start; Splink (DuckDB) on the same contacts in the same process, without its "
+        "first-name-only blocks (goal: fuzzy time and RSS growth ratios to Splink's < 1; Splink precision/"
+        f"recall at p >= {SPLINK_THRESHOLD})",
     )
