@@ -184,6 +184,7 @@ def merge_many(
     recent = repo.merges_into_since_of(db, workspace.id, {r.target_id for r in requests}, now() - DAY)
     results: list[MergeResult | MergeSkipped] = []
     wave: list[Accepted] = []
+    sources, targets = set[str](), set[str]()  # of the wave: a lookup, not a walk of it per request
     for request in requests:
         source, target = locked.get(request.source_id), locked.get(request.target_id)
         if source is None or target is None:
@@ -192,14 +193,14 @@ def merge_many(
                 MergeSkipped(request, "not_found", f"Contact Not Found: no contact has id '{missing}'", field)
             )
             continue
-        if source.merged_into_id == target.id and not any(a.source is source for a in wave):
+        if source.merged_into_id == target.id and source.id not in sources:
             existing = repo.applied_merge_of(db, workspace.id, source.id)
             if existing is not None:
                 results.append(MergeResult(existing, target, replayed=True))
                 continue
-        if any(a.target is source or a.source is target for a in wave):
+        if source.id in targets or target.id in sources:
             apply_wave(db, workspace, wave)
-            wave = []
+            wave, sources, targets = [], set(), set()
         plan = plan_merge(
             facts(source),
             facts(target),
@@ -224,6 +225,8 @@ def merge_many(
         accepted.merge.plan = {**accepted.merge.plan, "target_before": {"created_at": target.created_at}}
         adopt(source, target, plan)
         wave.append(accepted)
+        sources.add(source.id)
+        targets.add(target.id)
         results.append(MergeResult(accepted.merge, target))
     apply_wave(db, workspace, wave)
     return results
