@@ -11,14 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
 
 from contactmerge.errors import BadRequest
 from contactmerge.services import contacts, merging, workspaces
-from contactmerge.services.duplicates import batches, queue, review
+from contactmerge.services.duplicates import batches, queue, review, suggest
 from contactmerge.storage import batches as batches_repo
 from contactmerge.storage import suggestions as suggestions_repo
 from contactmerge.storage.db import make_sessionmaker, transaction
-from contactmerge.storage.tables import Workspace
+from contactmerge.storage.tables import Contact, Workspace
+from contactmerge.worker.runner import Worker
 from tests.conftest import Database
 from tests.helpers import run_cli as run
 from tests.test_api_suggestions import PAIRS
@@ -173,6 +176,52 @@ def test_scans_finishing_together_leave_one_whole_queue(database: Database) -> N
         assert found.scan is not None and found.scan.id == newer
         assert sorted(ids(found)) == sorted(pairs.values())
         assert stored_rows(database, workspace_id) == found.scan.counts["suggestions"]
+
+
+def impatient_write(database: Database, workspace_id: str, name: str) -> str:
+    """A contact created by a connection of its own that waits at most half a second for a lock."""
+    waits = {"timeout": 0.5} if database.backend == "sqlite" else {"options": "-c lock_timeout=500"}
+    engine = create_engine(database.url, connect_args=waits)
+    try:
+        with Session(engine) as db, db.begin():
+            workspace = db.get_one(Workspace, workspace_id)
+            return contacts.create_contact(db, workspace, {"role": "lead", "name": name}, region="US").id
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("runner", ["worker", "cli"])
+def test_writers_do_not_wait_for_a_suggestion_scan(
+    isolated_database: Database, runner: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A suggestion scan of a million contacts reads for half a minute; on SQLite a writing transaction
+    holds the database's one write lock, which every other writer (a messenger login, a reply) waits
+    for until its busy timeout. The worker and the CLI scan before they take it: a write made while the
+    scan reads goes through at once, and the scan still stores its whole queue."""
+    database = isolated_database
+    workspace_id, pairs = seed(database, "busy")
+    written: list[str] = []
+    scan = suggest.scan
+
+    def scan_then_write(*args: Any, **options: Any) -> suggest.FuzzyScan:
+        found = scan(*args, **options)
+        written.append(impatient_write(database, workspace_id, f"Written during the scan {len(written)}"))
+        return found
+
+    monkeypatch.setattr(suggest, "scan", scan_then_write)
+    if runner == "worker":
+        with transaction(make_sessionmaker(database.engine)) as db:
+            queue.start_scan(db, db.get_one(Workspace, workspace_id))
+        assert Worker(make_sessionmaker(database.engine)).run_once()
+    else:
+        rescanned = run(database.url, "dedupe", "suggest", "--rescan", "--workspace", workspace_id)
+        assert rescanned.returncode == 0, rescanned.stderr
+    found = read(database, workspace_id)
+    assert found.scan is not None and found.scan.state == "done"
+    assert sorted(ids(found)) == sorted(pairs.values())
+    assert len(written) == 1
+    with make_sessionmaker(database.engine)() as db:
+        assert db.get(Contact, (workspace_id, written[0])) is not None
 
 
 def test_bad_scan_and_paging_options_change_nothing(database: Database) -> None:

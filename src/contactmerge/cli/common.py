@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from contactmerge.errors import ContactMergeError
 from contactmerge.settings import Settings
-from contactmerge.storage.db import make_engine, make_sessionmaker, transaction
+from contactmerge.storage.db import make_engine, make_sessionmaker, read_only, transaction
 
 console = Console()
 err_console = Console(stderr=True)
@@ -29,6 +29,21 @@ def unit_of_work(config: Settings | None = None) -> Iterator[DbSession]:
     try:
         with transaction(make_sessionmaker(engine)) as db:
             yield db
+    except ContactMergeError as error:
+        fail(error.message)
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def reading(config: Settings | None = None) -> Iterator[DbSession]:
+    """A read-only transaction for a command's slow reads: on SQLite it never takes the write lock, so
+    the server's writers do not wait for it. A ContactMergeError becomes ``error: …`` and exit status 1."""
+    config = config or settings()
+    engine = make_engine(config.database_url)
+    try:
+        with make_sessionmaker(engine)() as db:
+            yield read_only(db)
     except ContactMergeError as error:
         fail(error.message)
     finally:

@@ -13,7 +13,7 @@ from rich.progress import Progress, TextColumn
 from rich.table import Table
 from sqlalchemy.orm import Session as DbSession
 
-from contactmerge.cli.common import console, err_console, fail, unit_of_work
+from contactmerge.cli.common import console, err_console, fail, reading, unit_of_work
 from contactmerge.services import csv_export, workspaces
 from contactmerge.services.duplicates import batches, queue, review, scan, suggest
 from contactmerge.storage.tables import Workspace
@@ -71,12 +71,18 @@ def suggest_command(
 ) -> None:
     """Page through the stored queue of fuzzy suggestions (similar names, emails, phones), best first;
     never applied in bulk. --rescan scans first, as a worker would."""
+    floor = min(min_score, queue.DEFAULT_FLOOR)
+    ahead = None
+    if rescan:  # scanned in a read-only transaction: on SQLite the server's writers do not wait for it
+        with reading() as db:
+            queue.check_paging(min_score, page, per_page)
+            queue.check_options(floor, block_cap)
+            ahead = _scan(db, workspaces.resolve(db, workspace), floor, block_cap)
     with unit_of_work() as db:
         chosen = workspaces.resolve(db, workspace)
         queue.check_paging(min_score, page, per_page)
-        if rescan:
-            queue.check_options(min(min_score, queue.DEFAULT_FLOOR), block_cap)
-            _rescan(db, chosen, min(min_score, queue.DEFAULT_FLOOR), block_cap)
+        if ahead is not None:
+            _store(db, chosen, floor, block_cap, ahead)
         found = queue.page(db, chosen, min_score=min_score, page=page, per_page=per_page)
     if found.scan is None:
         waiting = f" (scan {found.pending.id} is waiting for a worker)" if found.pending else ""
@@ -112,19 +118,33 @@ def suggest_command(
     )
 
 
-def _rescan(db: DbSession, workspace: Workspace, floor: float, block_cap: int) -> None:
-    with Progress(
+def _bar() -> Progress:
+    return Progress(
         *Progress.get_default_columns(),
         TextColumn("{task.fields[phase]}"),
         console=err_console,
         transient=True,
-    ) as bar:
-        task = bar.add_task("suggestions", total=None, phase="scanning")
+    )
+
+
+def _scan(db: DbSession, workspace: Workspace, floor: float, block_cap: int) -> suggest.FuzzyScan:
+    with _bar() as bar:
+        bar.add_task("suggestions", total=None, phase="scanning")
+        return queue.compute(db, workspace, {"min_score": floor, "block_cap": block_cap})
+
+
+def _store(
+    db: DbSession, workspace: Workspace, floor: float, block_cap: int, found: suggest.FuzzyScan
+) -> None:
+    with _bar() as bar:
+        task = bar.add_task("suggestions", total=None, phase="storing")
 
         def advance(phase: str, done: int, total: int | None) -> None:
             bar.update(task, completed=done, total=total, phase=phase)
 
-        done = batches.suggest_now(db, workspace, min_score=floor, block_cap=block_cap, progress=advance)
+        done = batches.suggest_now(
+            db, workspace, min_score=floor, block_cap=block_cap, progress=advance, found=found
+        )
     counts = done.counts
     console.print(
         f"scan {done.id}: {counts['suggestions']:,} suggestions from {counts['pairs_compared']:,} pairs "

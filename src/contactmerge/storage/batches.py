@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session as DbSession
 
 from contactmerge.storage.tables import Batch, DuplicateDecision
@@ -22,11 +22,20 @@ def get(db: DbSession, workspace_id: str, batch_id: str, *, lock: bool = False) 
     return db.get(Batch, (workspace_id, batch_id))
 
 
+def next_pending(db: DbSession) -> Batch | None:
+    """The batch ``claim_pending`` would claim now, read without a lock."""
+    return db.scalar(_pending())
+
+
 def claim_pending(db: DbSession) -> Batch | None:
-    stmt = select(Batch).where(Batch.state == "pending").order_by(Batch.created_at).limit(1)
+    stmt = _pending()
     if db.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     return db.scalar(stmt.execution_options(populate_existing=True))
+
+
+def _pending() -> Select[Batch]:
+    return select(Batch).where(Batch.state == "pending").order_by(Batch.created_at, Batch.id).limit(1)
 
 
 def latest(db: DbSession, workspace_id: str, kind: str, states: Iterable[str]) -> Batch | None:

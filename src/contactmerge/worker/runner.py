@@ -24,7 +24,8 @@ from sqlalchemy.orm import sessionmaker
 from contactmerge.domain.merging import Reason
 from contactmerge.errors import ContactMergeError
 from contactmerge.services import merging
-from contactmerge.services.duplicates import batches
+from contactmerge.services.duplicates import batches, queue
+from contactmerge.services.duplicates.suggest import FuzzyScan
 from contactmerge.services.importing import files as import_files
 from contactmerge.services.importing import jobs as importing
 from contactmerge.services.merging import MergeRequest, MergeResult, MergeSkipped
@@ -32,7 +33,7 @@ from contactmerge.storage import batches as batches_repo
 from contactmerge.storage import imports as imports_repo
 from contactmerge.storage import marks as marks_repo
 from contactmerge.storage import statistics
-from contactmerge.storage.db import transaction
+from contactmerge.storage.db import read_only, transaction
 from contactmerge.storage.tables import MergeMark, Workspace
 
 log = logging.getLogger("contactmerge.worker")
@@ -76,19 +77,36 @@ class Worker:
     def _run_batch(self) -> bool:
         """Claim a batch (R5: a bulk merge, or a suggestion scan) and run it through the one batch runner the
         CLI uses too, in one transaction: all of it or none."""
+        ahead = self._scan_ahead()
         with transaction(self.sessions) as db:
             batch = batches_repo.claim_pending(db)
             if batch is None:
                 return False
             batch_ref = (batch.workspace_id, batch.id)
+            found = ahead[1] if ahead is not None and ahead[0] == batch_ref else None
             try:
                 with db.begin_nested():
-                    batches.run_batch(db, batch)
+                    batches.run_batch(db, batch, found=found)
             except Exception as error:
                 log.warning("batch %s failed: %s", batch.id, error)
                 batch.state, batch.error = "failed", f"{type(error).__name__}: {error}"[:2000]
         log.info("batch %s finished", batch_ref[1])
         return True
+
+    def _scan_ahead(self) -> tuple[tuple[str, str], FuzzyScan] | None:
+        """On SQLite, the next pending batch when it is a suggestion scan, and what it finds, computed in a
+        read-only transaction before the batch is claimed: the claim takes the database's one write lock,
+        which writers then wait for only while the suggestions are stored (``queue.compute``). Another
+        worker may claim it first; its scan is then wasted, not wrong. PostgreSQL locks only the batch."""
+        with self.sessions() as db:
+            if db.get_bind().dialect.name != "sqlite":
+                return None
+            read_only(db)
+            batch = batches_repo.next_pending(db)
+            if batch is None or batch.kind != queue.KIND:
+                return None
+            found = queue.compute(db, db.get_one(Workspace, batch.workspace_id), batch.options)
+            return (batch.workspace_id, batch.id), found
 
     def _run_import(self) -> bool:
         """Claim an uploaded CSV import (or one whose worker stopped beating) and run it to the end."""

@@ -34,14 +34,20 @@ def start_batch(db: DbSession, workspace: Workspace, *, keys: Iterable[str], clu
 
 
 def run_batch(
-    db: DbSession, batch: Batch, progress: queue.Progress | None = None, *, strict: bool = False
+    db: DbSession,
+    batch: Batch,
+    progress: queue.Progress | None = None,
+    *,
+    strict: bool = False,
+    found: suggest.FuzzyScan | None = None,
 ) -> Batch:
     """The one runner of every batch, in its caller's transaction (the worker's, or the CLI's): a
-    suggestion scan stores its queue; a bulk merge merges every wanted cluster not rejected (R5).
-    ``strict``: a wanted cluster the scan no longer finds is an error (the caller's transaction then
-    rolls back), not skipped as a worker skips a cluster that changed since the batch was asked for."""
+    suggestion scan stores its queue (``found``: what ``queue.compute`` found for it beforehand); a bulk
+    merge merges every wanted cluster not rejected (R5). ``strict``: a wanted cluster the scan no longer
+    finds is an error (the caller's transaction then rolls back), not skipped as a worker skips a cluster
+    that changed since the batch was asked for."""
     if batch.kind == queue.KIND:
-        return queue.run_scan(db, batch, progress)
+        return queue.run_scan(db, batch, progress, found)
     return _merge_clusters(db, batch, strict=strict)
 
 
@@ -95,9 +101,12 @@ def suggest_now(
     min_score: float = queue.DEFAULT_FLOOR,
     block_cap: int = suggest.DEFAULT_BLOCK_CAP,
     progress: queue.Progress | None = None,
+    found: suggest.FuzzyScan | None = None,
 ) -> Batch:
-    """R5 suggestion scan at once, in the caller's transaction: the batch a worker would run (the CLI's)."""
-    return run_batch(db, queue.start_scan(db, workspace, min_score=min_score, block_cap=block_cap), progress)
+    """R5 suggestion scan at once, in the caller's transaction: the batch a worker would run (the CLI's);
+    ``found``: what ``queue.compute`` found with these options beforehand, in a read-only transaction."""
+    scan = queue.start_scan(db, workspace, min_score=min_score, block_cap=block_cap)
+    return run_batch(db, scan, progress, found=found)
 
 
 def get_batch(db: DbSession, workspace: Workspace, batch_id: str) -> Batch:

@@ -70,20 +70,31 @@ def check_options(min_score: float, block_cap: int) -> None:
         raise BadRequest("block_cap is at least 2, and fits in 64 bits", field="block_cap")
 
 
-def run_scan(db: DbSession, batch: Batch, progress: Progress | None = None) -> Batch:
-    """The scan itself, in the caller's transaction: every suggestion stored with its rank, then the
-    workspace's other scans dropped; unless a scan started after this one has already finished, whose
-    queue then stays."""
-    workspace = db.get_one(Workspace, batch.workspace_id)
-    report = progress or (lambda phase, done, total: None)
-    report("scanning", 0, None)
-    found = suggest.scan(
+def compute(db: DbSession, workspace: Workspace, options: Mapping[str, Any]) -> suggest.FuzzyScan:
+    """What a suggestion scan with ``options`` (a batch's) finds, writing nothing: the slow half of a scan,
+    which a caller may run in a read-only transaction of its own before it claims the batch, so that on
+    SQLite the database's one write lock is held only while the suggestions are stored (a scan of a
+    million contacts takes half a minute, past the busy timeout of every writer waiting meanwhile)."""
+    return suggest.scan(
         db,
         workspace,
-        min_score=float(batch.options.get("min_score", DEFAULT_FLOOR)),
+        min_score=float(options.get("min_score", DEFAULT_FLOOR)),
         limit=None,
-        block_cap=int(batch.options.get("block_cap", suggest.DEFAULT_BLOCK_CAP)),
+        block_cap=int(options.get("block_cap", suggest.DEFAULT_BLOCK_CAP)),
     )
+
+
+def run_scan(
+    db: DbSession, batch: Batch, progress: Progress | None = None, found: suggest.FuzzyScan | None = None
+) -> Batch:
+    """The scan, in the caller's transaction (or ``found``, what ``compute`` found for this batch's options
+    in a transaction before it): every suggestion stored with its rank, then the workspace's other scans
+    dropped; unless a scan started after this one has already finished, whose queue then stays."""
+    workspace = db.get_one(Workspace, batch.workspace_id)
+    report = progress or (lambda phase, done, total: None)
+    if found is None:
+        report("scanning", 0, None)
+        found = compute(db, workspace, batch.options)
     ranked = sorted(found.suggestions, key=lambda s: (-s.score, s.contact_a, s.contact_b))  # rank 0: best
     total = len(ranked)
     repo.lock_queue(db, workspace.id)  # scans that finish together replace the queue one after the other
