@@ -36,7 +36,7 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 ## Mutation testing of the domain rules ([tool.mutmut] in pyproject.toml: identity, identifiers, merging,
-## and the link rule: linking, names)
+## the link rule: linking, names; the exact-key clusters: dedupe; the brute-force limits: rate_limits)
 ## by the fast tests; MUTANTS='contactmerge.domain.merging*' narrows it. Prints killed/total per file.
 mutation: $(VENV)/.installed-dev
 	rm -rf mutants && mkdir mutants
