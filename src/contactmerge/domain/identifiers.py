@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 JUNK_VALUES = frozenset({"null", "undefined", "anonymous", "0", "-1", "[object object]", "nan", "none", ""})
 
@@ -14,7 +15,13 @@ def is_junk(value: str | None, blocklist: Iterable[str] = ()) -> bool:
 
 
 def junk_test(blocklist: Iterable[str] = ()) -> Callable[[str | None], bool]:
-    """``is_junk`` with the blocklist folded once, for checking many values."""
+    """``is_junk`` with the blocklist folded once, for checking many values; once per distinct blocklist
+    (a workspace's is checked three times a merge)."""
+    return _folded(tuple(blocklist))
+
+
+@lru_cache
+def _folded(blocklist: tuple[str, ...]) -> Callable[[str | None], bool]:
     refused = JUNK_VALUES | {b.strip().lower() for b in blocklist}
 
     def junk(value: str | None) -> bool:
