@@ -14,13 +14,14 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from contactmerge.errors import BadRequest
+from contactmerge.domain.ids import new_id, now
+from contactmerge.errors import BadRequest, Conflict
 from contactmerge.services import contacts, merging, workspaces
 from contactmerge.services.duplicates import batches, queue, review, suggest
 from contactmerge.storage import batches as batches_repo
 from contactmerge.storage import suggestions as suggestions_repo
 from contactmerge.storage.db import make_sessionmaker, transaction
-from contactmerge.storage.tables import Contact, Workspace
+from contactmerge.storage.tables import Batch, Contact, Workspace
 from contactmerge.worker.runner import Worker
 from tests.conftest import Database
 from tests.helpers import run_cli as run
@@ -123,11 +124,25 @@ def test_decisions_and_merges_hold_across_scans(database: Database) -> None:
 
 
 def start_two_scans(database: Database, workspace_id: str) -> tuple[str, str]:
-    """Two suggestion scans of the workspace, not run yet: the older's id, then the newer's (ids sort by
+    """Two suggestion scans of the workspace, not run yet, as two requests racing each other leave them
+    (one asked while the other waits gets the waiting one): the older's id, then the newer's (ids sort by
     creation; two made in one millisecond are ordered by the rest of the id)."""
-    with transaction(make_sessionmaker(database.engine)) as db:
-        workspace = db.get_one(Workspace, workspace_id)
-        older, newer = sorted(queue.start_scan(db, workspace).id for _ in range(2))
+    sessions = make_sessionmaker(database.engine)
+    with transaction(sessions) as db:
+        first = queue.start_scan(db, db.get_one(Workspace, workspace_id))
+        options = dict(first.options)
+    with transaction(sessions) as db:
+        twin = Batch(
+            workspace_id=workspace_id,
+            id=new_id(),
+            kind=queue.KIND,
+            state="pending",
+            options=options,
+            counts={},
+            created_at=now(),
+        )
+        second = batches_repo.add(db, twin)
+        older, newer = sorted((first.id, second.id))
         return older, newer
 
 
@@ -222,6 +237,29 @@ def test_writers_do_not_wait_for_a_suggestion_scan(
     assert len(written) == 1
     with make_sessionmaker(database.engine)() as db:
         assert db.get(Contact, (workspace_id, written[0])) is not None
+
+
+def test_one_scan_waits_at_a_time_and_asking_again_answers_it(database: Database) -> None:
+    workspace_id, pairs = seed(database, "waiting")
+    sessions = make_sessionmaker(database.engine)
+    with transaction(sessions) as db:
+        waiting = queue.start_scan(db, db.get_one(Workspace, workspace_id), min_score=0.6, block_cap=40)
+    with transaction(sessions) as db:  # the page's button pressed twice, a client retrying
+        again = queue.start_scan(db, db.get_one(Workspace, workspace_id), min_score=0.6, block_cap=40)
+    assert again.id == waiting.id
+    with pytest.raises(Conflict) as refused, transaction(sessions) as db:
+        queue.start_scan(db, db.get_one(Workspace, workspace_id), min_score=0.7, block_cap=40)
+    assert waiting.id in refused.value.message and "waiting for a worker" in refused.value.message
+    assert scans_started(database, workspace_id) == 1
+    other_id, _ = seed(database, "waiting elsewhere")  # another workspace's scan does not wait for it
+    with transaction(sessions) as db:
+        assert queue.start_scan(db, db.get_one(Workspace, other_id)).id != waiting.id
+
+    run_scan(database, workspace_id, waiting.id)
+    assert sorted(ids(read(database, workspace_id))) == sorted(pairs.values())
+    with transaction(sessions) as db:  # once it has run, a new one
+        assert queue.start_scan(db, db.get_one(Workspace, workspace_id), min_score=0.7).id != waiting.id
+    assert scans_started(database, workspace_id) == 2
 
 
 def test_bad_scan_and_paging_options_change_nothing(database: Database) -> None:

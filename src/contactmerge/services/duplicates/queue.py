@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session as DbSession
 from contactmerge.domain.attributes import INT64_RANGE
 from contactmerge.domain.fuzzy import Suggestion
 from contactmerge.domain.ids import new_id, now
-from contactmerge.errors import BadRequest
+from contactmerge.errors import BadRequest, Conflict
 from contactmerge.services.duplicates import suggest
 from contactmerge.storage import batches as batches_repo
 from contactmerge.storage import suggestions as repo
@@ -47,8 +47,21 @@ def start_scan(
     min_score: float = DEFAULT_FLOOR,
     block_cap: int = suggest.DEFAULT_BLOCK_CAP,
 ) -> Batch:
-    """R5: a suggestion scan for a worker, keeping pairs that score ``min_score`` or more."""
+    """R5: a suggestion scan for a worker, keeping pairs that score ``min_score`` or more.
+
+    One scan a workspace waits at a time: asking again while it waits answers that scan (the same work,
+    and a workspace asking in a loop would hold up every other workspace's merges and imports behind its
+    scans); asking with other options is a conflict until it has run."""
     check_options(min_score, block_cap)
+    options = {"min_score": min_score, "block_cap": block_cap}
+    waiting = batches_repo.newest(db, workspace.id, KIND, ("pending",))
+    if waiting is not None:
+        if waiting.options == options:
+            return waiting
+        raise Conflict(
+            f"suggestion scan {waiting.id} (min_score {waiting.options.get('min_score')}, block_cap "
+            f"{waiting.options.get('block_cap')}) is waiting for a worker; ask again once it has run"
+        )
     return batches_repo.add(
         db,
         Batch(
@@ -56,7 +69,7 @@ def start_scan(
             id=new_id(),
             kind=KIND,
             state="pending",
-            options={"min_score": min_score, "block_cap": block_cap},
+            options=options,
             counts={},
             created_at=now(),
         ),
