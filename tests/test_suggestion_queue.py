@@ -157,7 +157,8 @@ def stored_rows(database: Database, workspace_id: str) -> int:
         return suggestions_repo.count(db, workspace_id)
 
 
-def test_a_scan_that_finishes_after_a_newer_one_leaves_the_newer_queue(database: Database) -> None:
+def test_a_scan_that_finishes_after_a_newer_one_leaves_the_newer_queue(isolated_database: Database) -> None:
+    database = isolated_database  # no test server's worker runs these scans
     workspace_id, pairs = seed(database, "order")
     older, newer = start_two_scans(database, workspace_id)
     run_scan(database, workspace_id, newer)
@@ -171,9 +172,10 @@ def test_a_scan_that_finishes_after_a_newer_one_leaves_the_newer_queue(database:
     assert late.state == "done" and late.counts["superseded_by"] == newer and late.counts["suggestions"] == 0
 
 
-def test_scans_finishing_together_leave_one_whole_queue(database: Database) -> None:
+def test_scans_finishing_together_leave_one_whole_queue(isolated_database: Database) -> None:
     """Two workers run two scans of one workspace at once (on PostgreSQL both scan before either
     stores): the queue is the newer scan's, whole, and no row of the other is left behind."""
+    database = isolated_database  # no test server's worker runs these scans
     workspace_id, pairs = seed(database, "together")
     for _ in range(3):
         older, newer = start_two_scans(database, workspace_id)
@@ -239,7 +241,8 @@ def test_writers_do_not_wait_for_a_suggestion_scan(
         assert db.get(Contact, (workspace_id, written[0])) is not None
 
 
-def test_one_scan_waits_at_a_time_and_asking_again_answers_it(database: Database) -> None:
+def test_one_scan_waits_at_a_time_and_asking_again_answers_it(isolated_database: Database) -> None:
+    database = isolated_database  # no test server's worker runs these scans
     workspace_id, pairs = seed(database, "waiting")
     sessions = make_sessionmaker(database.engine)
     with transaction(sessions) as db:

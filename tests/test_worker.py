@@ -182,11 +182,16 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(
 ) -> None:
     seeded = seed_marks(quiet, 3_000)
     # The doomed worker starts first and SIGKILLs itself inside the transaction of its second batch, its
-    # merges written but not committed. The other two start once its first batch is in.
-    doomed = spawn(quiet, tmp_path / "go-doomed", "--name", "doomed", "--die-after", "2")
+    # merges written but not committed. The other two start once that batch holds its contacts (started
+    # on seeing its first batch committed, on SQLite they could take the write lock first and leave it
+    # no second batch).
+    inside = tmp_path / "inside"
+    doomed = spawn(
+        quiet, tmp_path / "go-doomed", "--name", "doomed", "--die-after", "2", "--inside", str(inside)
+    )
     survivors = [spawn(quiet, tmp_path / "go", "--name", f"w{i}") for i in (1, 2)]
     (tmp_path / "go-doomed").touch()
-    assert wait_for(lambda: merges_by(quiet, seeded, "doomed") > 0), "the doomed worker did nothing"
+    assert wait_for(inside.exists), "the doomed worker never reached its second batch"
     (tmp_path / "go").touch()
     doomed.communicate(timeout=180)
     assert doomed.returncode == -signal.SIGKILL

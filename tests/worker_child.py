@@ -1,13 +1,14 @@
 """A worker in a separate process, for the worker load and crash tests.
 
-    python -m tests.worker_child DB_URL [--go FILE] [--name NAME] [--die-after N [--die-step STEP]]
-                                 [--deadline SECONDS]
+    python -m tests.worker_child DB_URL [--go FILE] [--name NAME] [--die-after N [--die-step STEP]
+                                 [--inside FILE]] [--deadline SECONDS]
 
 Waits for ``--go`` to exist (so several workers start together), then applies marks until none is ready
 any more, counting marks another worker still holds (or held when it died: those are claimed again once
 its transaction is gone), and prints one JSON line: ``{"name", "handled"}``. With ``--die-after N`` it
 kills itself with SIGKILL when it has recorded its Nth merge, inside the transaction applying it (or, with
-``--die-step``, when a merge reaches that step of ``services.faults`` for the Nth time).
+``--die-step``, when a merge reaches that step of ``services.faults`` for the Nth time); ``--inside`` names
+a file it touches once the merges it will die in have locked their contacts.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def main() -> int:
     parser.add_argument("--name", default="worker")
     parser.add_argument("--die-after", type=int)
     parser.add_argument("--die-step", default="recorded")
+    parser.add_argument("--inside", help="Touched when the batch it dies in has locked its contacts.")
     parser.add_argument("--deadline", type=float, default=120)
     args = parser.parse_args()
 
@@ -42,10 +44,14 @@ def main() -> int:
     sessions = make_sessionmaker(engine)
     worker = Worker(sessions, name=args.name)
     if args.die_after:
-        recorded = 0
+        recorded = locked = 0
 
         def die(step: str) -> None:
-            nonlocal recorded
+            nonlocal recorded, locked
+            if step == "locked" and args.inside:
+                locked += 1
+                if locked == args.die_after:
+                    Path(args.inside).touch()
             if step == args.die_step:
                 recorded += 1
                 if recorded >= args.die_after:
