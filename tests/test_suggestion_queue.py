@@ -265,6 +265,52 @@ def test_one_scan_waits_at_a_time_and_asking_again_answers_it(isolated_database:
     assert scans_started(database, workspace_id) == 2
 
 
+def test_a_failing_scan_is_marked_failed_and_holds_back_no_other_batch(
+    isolated_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scan that fails (out of memory at scale, a bug one workspace's data sets off) ends ``failed``
+    with its reason; the batches queued after it, of any workspace, still run, and its workspace can ask
+    for another scan."""
+    database = isolated_database
+    sessions = make_sessionmaker(database.engine)
+    failing_id, _ = seed(database, "failing")
+    other_id, _ = seed(database, "other")
+    with transaction(sessions) as db:
+        scan = queue.start_scan(db, db.get_one(Workspace, failing_id))
+    with transaction(sessions) as db:
+        other = batches.start_batch(db, db.get_one(Workspace, other_id), keys=["email"], cluster_ids=[])
+
+    def broken(*args: Any, **options: Any) -> suggest.FuzzyScan:
+        raise MemoryError("no memory left for the blocks")
+
+    monkeypatch.setattr(suggest, "scan", broken)
+    worker = Worker(sessions)
+    assert worker.run_once() and worker.run_once()
+    with sessions() as db:
+        failed = batches.get_batch(db, db.get_one(Workspace, failing_id), scan.id)
+        ran = batches.get_batch(db, db.get_one(Workspace, other_id), other.id)
+        assert (failed.state, ran.state) == ("failed", "done")
+        assert "no memory left for the blocks" in (failed.error or "")
+    with transaction(sessions) as db:
+        assert queue.start_scan(db, db.get_one(Workspace, failing_id), min_score=0.7).id != scan.id
+
+
+def test_a_cli_rescan_never_takes_over_a_queued_scan(isolated_database: Database) -> None:
+    """`dedupe suggest --rescan` runs a scan of its own: the one queued for a worker (which may be running
+    it right now) is left to the worker, whatever their options."""
+    database = isolated_database
+    workspace_id, pairs = seed(database, "queued")
+    with transaction(make_sessionmaker(database.engine)) as db:
+        queued = queue.start_scan(db, db.get_one(Workspace, workspace_id))  # the page's button: defaults
+    rescanned = run(database.url, "dedupe", "suggest", "--rescan", "--workspace", workspace_id)
+    assert rescanned.returncode == 0, rescanned.stderr
+    found = read(database, workspace_id)
+    assert found.scan is not None and found.scan.id != queued.id
+    assert sorted(ids(found)) == sorted(pairs.values())
+    with make_sessionmaker(database.engine)() as db:
+        assert batches.get_batch(db, db.get_one(Workspace, workspace_id), queued.id).state == "pending"
+
+
 def test_bad_scan_and_paging_options_change_nothing(database: Database) -> None:
     workspace_id, _ = seed(database, "options")
     for options, field in (({"min_score": 1.5}, "min_score"), ({"block_cap": 1}, "block_cap")):

@@ -105,7 +105,11 @@ class Worker:
             batch = batches_repo.next_pending(db)
             if batch is None or batch.kind != queue.KIND:
                 return None
-            found = queue.compute(db, db.get_one(Workspace, batch.workspace_id), batch.options)
+            try:
+                found = queue.compute(db, db.get_one(Workspace, batch.workspace_id), batch.options)
+            except Exception as error:  # run again once claimed, where a failure marks the batch failed
+                log.warning("suggestion scan %s could not run ahead: %s", batch.id, error)
+                return None
             return (batch.workspace_id, batch.id), found
 
     def _run_import(self) -> bool:

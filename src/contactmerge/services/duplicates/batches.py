@@ -105,7 +105,7 @@ def suggest_now(
 ) -> Batch:
     """R5 suggestion scan at once, in the caller's transaction: the batch a worker would run (the CLI's);
     ``found``: what ``queue.compute`` found with these options beforehand, in a read-only transaction."""
-    scan = queue.start_scan(db, workspace, min_score=min_score, block_cap=block_cap)
+    scan = queue.start_scan(db, workspace, min_score=min_score, block_cap=block_cap, queued=False)
     return run_batch(db, scan, progress, found=found)
 
 

@@ -46,15 +46,17 @@ def start_scan(
     *,
     min_score: float = DEFAULT_FLOOR,
     block_cap: int = suggest.DEFAULT_BLOCK_CAP,
+    queued: bool = True,
 ) -> Batch:
     """R5: a suggestion scan for a worker, keeping pairs that score ``min_score`` or more.
 
-    One scan a workspace waits at a time: asking again while it waits answers that scan (the same work,
-    and a workspace asking in a loop would hold up every other workspace's merges and imports behind its
-    scans); asking with other options is a conflict until it has run."""
+    One queued scan a workspace waits at a time: asking again while it waits answers that scan (the same
+    work, and a workspace asking in a loop would hold up every other workspace's merges and imports
+    behind its scans); asking with other options is a conflict until it has run. ``queued=False``: a scan
+    its caller runs at once, in this transaction (the CLI's), never one a worker may be running."""
     check_options(min_score, block_cap)
     options = {"min_score": min_score, "block_cap": block_cap}
-    waiting = batches_repo.newest(db, workspace.id, KIND, ("pending",))
+    waiting = batches_repo.newest(db, workspace.id, KIND, ("pending",)) if queued else None
     if waiting is not None:
         if waiting.options == options:
             return waiting
