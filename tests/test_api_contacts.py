@@ -10,7 +10,10 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.conftest import Server, make_workspace
+from contactmerge.services import workspaces
+from contactmerge.storage.db import make_sessionmaker, transaction
+from contactmerge.storage.tables import Contact, Workspace
+from tests.conftest import Server, WorkspaceKeys, make_workspace
 from tests.helpers import error_of
 
 
@@ -110,6 +113,29 @@ def test_update_sets_the_given_fields_and_keeps_the_others(api: httpx.Client) ->
     assert (updated["email"], updated["external_id"], updated["owner_id"]) == ("ada@example.com", "u-1", 7)
     assert updated["updated_at"] >= contact["updated_at"]
     assert api.get(f"/contacts/{contact['id']}").json() == updated
+
+
+def test_national_phones_are_read_in_the_workspaces_phone_region(
+    api: httpx.Client, server: Server, workspace: WorkspaceKeys
+) -> None:
+    """A workspace whose phone_region is GB (``workspace set --phone-region``) reads a national number
+    written through the API as British, as its imports do; another workspace keeps the server's US."""
+    with transaction(make_sessionmaker(server.database.engine)) as db:
+        workspaces.update_settings(db, db.get_one(Workspace, workspace.app_id), phone_region="GB")
+    made = create(api, role="lead", name="Ada", phone="020 7946 0958")
+    assert made["phone"] == "020 7946 0958"
+    with make_sessionmaker(server.database.engine)() as db:
+        assert db.get_one(Contact, (workspace.app_id, made["id"])).phone_e164 == "+442079460958"
+    updated = api.put(f"/contacts/{made['id']}", json={"phone": "0161 496 0000"})
+    assert updated.status_code == 200, updated.text
+    with make_sessionmaker(server.database.engine)() as db:
+        assert db.get_one(Contact, (workspace.app_id, made["id"])).phone_e164 == "+441614960000"
+    elsewhere = make_workspace(server.database, "US workspace")
+    headers = {"Authorization": f"Bearer {elsewhere.token}"}
+    with httpx.Client(base_url=server.base_url, headers=headers, timeout=30) as other:
+        american = create(other, role="lead", name="Bo", phone="(512) 555-0100")
+        with make_sessionmaker(server.database.engine)() as db:
+            assert db.get_one(Contact, (elsewhere.app_id, american["id"])).phone_e164 == "+15125550100"
 
 
 def test_update_with_null_clears_a_field(api: httpx.Client) -> None:

@@ -97,6 +97,12 @@ def resolve(db: DbSession, app_id: str | None) -> Workspace:
     raise BadRequest(f"several workspaces exist, choose one with --workspace: {listing}", field="workspace")
 
 
+def phone_region(workspace: Workspace, default: str) -> str:
+    """Where the workspace reads national phone numbers (API, messenger, import): its ``phone_region``
+    setting, else ``default`` (the server's default_phone_region)."""
+    return str((workspace.settings or {}).get("phone_region") or default)
+
+
 def list_workspaces(db: DbSession) -> list[Workspace]:
     return repo.all_workspaces(db)
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from contactmerge.api import paging, shapes
 from contactmerge.api.deps import ApiContext, api_context
 from contactmerge.api.schemas import ContactWrite, NoteWrite, SearchRequest, TagRef
-from contactmerge.services import contacts, notes, tags
+from contactmerge.services import contacts, notes, tags, workspaces
 from contactmerge.storage import contacts as contacts_repo
 from contactmerge.storage.paging import Page
 from contactmerge.storage.tables import Contact
@@ -35,7 +35,10 @@ def contact_list(ctx: ApiContext, page: Page[Contact], cursor: paging.Cursor, si
 @router.post("/contacts")
 def create_contact(body: ContactWrite, ctx: ApiContext = Depends(api_context)) -> dict[str, Any]:
     row = contacts.create_contact(
-        ctx.db, ctx.workspace, body.model_dump(exclude_unset=True), region=ctx.settings.default_phone_region
+        ctx.db,
+        ctx.workspace,
+        body.model_dump(exclude_unset=True),
+        region=workspaces.phone_region(ctx.workspace, ctx.settings.default_phone_region),
     )
     result = present_one(ctx, row)
     ctx.commit()
@@ -86,7 +89,7 @@ def update_contact(
         ctx.workspace,
         contact_id,
         body.model_dump(exclude_unset=True),
-        region=ctx.settings.default_phone_region,
+        region=workspaces.phone_region(ctx.workspace, ctx.settings.default_phone_region),
     )
     result = present_one(ctx, row)
     ctx.commit()

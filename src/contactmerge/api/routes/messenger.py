@@ -19,7 +19,7 @@ from contactmerge.api.deps import client_address
 from contactmerge.api.schemas import Body
 from contactmerge.domain.identity import speaks_for
 from contactmerge.errors import Forbidden, NotFound
-from contactmerge.services import messenger
+from contactmerge.services import messenger, workspaces
 from contactmerge.services.rate_limits import Limiter
 from contactmerge.settings import Settings
 from contactmerge.storage import workspaces as workspaces_repo
@@ -213,7 +213,7 @@ def _ping(body: PingBody, request: Request) -> dict[str, Any]:
             name=body.name,
             custom_attributes=body.custom_attributes,
             page_url=body.page_url,
-            region=ctx.settings.default_phone_region,
+            region=workspaces.phone_region(workspace, ctx.settings.default_phone_region),
         )
         response = me(
             result.contact,

@@ -27,7 +27,7 @@ from sqlalchemy.orm import sessionmaker
 from contactmerge.domain.ids import new_id, now
 from contactmerge.domain.importing import auto_map
 from contactmerge.errors import BadRequest, NotFound
-from contactmerge.services import data_attributes, faults
+from contactmerge.services import data_attributes, faults, workspaces
 from contactmerge.services.importing.chunk import SAMPLE_LIMIT, ChunkContext, ChunkOutcome, process_chunk
 from contactmerge.services.importing.source import CsvFormat, CsvRow, read_records, sniff
 from contactmerge.services.importing.validation import POOL_MIN_BYTES, Validation
@@ -256,7 +256,7 @@ def phone_region(job: Import, workspace: Workspace, default: str) -> str:
     """Where the import reads national phone numbers (R3): its own region, else the workspace's
     ``phone_region`` setting, else ``default`` (the server's default_phone_region). A row's country column
     wins over all three, row by row."""
-    return str((job.options or {}).get("region") or (workspace.settings or {}).get("phone_region") or default)
+    return str((job.options or {}).get("region") or workspaces.phone_region(workspace, default))
 
 
 def locked(db: DbSession, workspace_id: str, import_id: str) -> Import:
