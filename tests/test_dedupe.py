@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from contactmerge.domain.dedupe import Member, SharedKey, cluster, needs_approval
 from contactmerge.services import contacts, merging, workspaces
 from contactmerge.services.duplicates import batches, review, scan
+from contactmerge.storage import batches as batches_repo
 from contactmerge.storage.db import make_sessionmaker, transaction
 from contactmerge.storage.tables import Workspace
 from tests.conftest import Database
@@ -206,3 +207,24 @@ def test_cli_apply_never_merges_a_cluster_just_rejected(isolated_database: Datab
     assert mixed.returncode == 1 and "no duplicate cluster nobody" in mixed.stderr  # the others not merged
     with sessions() as db:
         assert snapshot(db, workspace_id) == before
+
+
+def test_cli_output_files_that_cannot_be_written_are_refused_before_any_work(
+    isolated_database: Database, tmp_path: Path
+) -> None:
+    database = isolated_database
+    workspace_id = seed_workspace(database)
+    ws = ["--workspace", workspace_id]
+    missing = tmp_path / "no such folder" / "plan.json"
+    for args, message in (
+        (["scan", "--json", str(missing)], f"--json: the folder {missing.parent} does not exist"),
+        (["scan", "--csv", str(tmp_path)], f"--csv: {tmp_path} is a folder; name a file"),
+        (["suggest", "--rescan", "--json", str(missing)], "--json: the folder"),
+    ):
+        refused = run(database.url, "dedupe", *args, *ws)
+        assert refused.returncode == 1 and message in refused.stderr, refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1
+    with make_sessionmaker(database.engine)() as db:  # the refused --rescan started no scan
+        assert batches_repo.count(db, workspace_id, "suggest") == 0
+    written = run(database.url, "dedupe", "scan", "--json", str(tmp_path / "plan.json"), *ws)
+    assert written.returncode == 0 and '"clusters"' in (tmp_path / "plan.json").read_text()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
 
 import typer
 from rich.console import Console
@@ -48,6 +51,30 @@ def reading(config: Settings | None = None) -> Iterator[DbSession]:
         fail(error.message)
     finally:
         engine.dispose()
+
+
+def writable(path: Path | None, option: str) -> None:
+    """Fail with one line, before any work is done, when an output file option names a file that cannot
+    be written (no such folder, a folder, no permission)."""
+    if path is None:
+        return
+    folder = path.parent
+    if path.is_dir():
+        fail(f"{option}: {path} is a folder; name a file")
+    elif not folder.is_dir():
+        fail(f"{option}: the folder {folder} does not exist")
+    elif not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        fail(f"{option}: {path} cannot be written")
+
+
+@contextmanager
+def output(path: Path, option: str) -> Iterator[TextIO]:
+    """``path`` open for writing text; an error writing it is one line and exit status 1."""
+    try:
+        with path.open("w", newline="") as handle:
+            yield handle
+    except OSError as error:
+        fail(f"{option}: cannot write {path}: {error.strerror or error}")
 
 
 def fail(message: str) -> None:

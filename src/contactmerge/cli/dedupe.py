@@ -13,7 +13,7 @@ from rich.progress import Progress, TextColumn
 from rich.table import Table
 from sqlalchemy.orm import Session as DbSession
 
-from contactmerge.cli.common import console, err_console, fail, reading, unit_of_work
+from contactmerge.cli.common import console, err_console, fail, output, reading, unit_of_work, writable
 from contactmerge.services import csv_export, workspaces
 from contactmerge.services.duplicates import batches, queue, review, scan, suggest
 from contactmerge.storage.tables import Workspace
@@ -32,13 +32,16 @@ def scan_command(
 ) -> None:
     """Find duplicate clusters by shared normalized email, external_id or E.164 phone (R5) and show the
     plan; nothing is changed (`contactmerge dedupe apply` merges)."""
+    writable(json_out, "--json")
+    writable(csv_out, "--csv")
     with unit_of_work() as db:
         chosen = workspaces.resolve(db, workspace)
         reviewed = review.queue(db, chosen, scan.parse_keys(keys))
         plan = scan.DedupePlan(tuple(r.planned for r in reviewed.clusters), reviewed.held)
         rejected = sum(1 for r in reviewed.clusters if r.decision == "rejected")
         if json_out:
-            json_out.write_text(json.dumps(_as_json(plan), indent=2))
+            with output(json_out, "--json") as handle:
+                handle.write(json.dumps(_as_json(plan), indent=2))
         if csv_out:
             _write_csv(csv_out, plan)
     table = Table("duplicates", "count", title="dedupe plan", title_justify="left")
@@ -71,6 +74,7 @@ def suggest_command(
 ) -> None:
     """Page through the stored queue of fuzzy suggestions (similar names, emails, phones), best first;
     never applied in bulk. --rescan scans first, as a worker would."""
+    writable(json_out, "--json")
     floor = min(min_score, queue.DEFAULT_FLOOR)
     ahead = None
     if rescan:  # scanned in a read-only transaction: on SQLite the server's writers do not wait for it
@@ -97,7 +101,8 @@ def suggest_command(
             for s in found.suggestions
         ]
         document = {"scan": queue.scan_json(found.scan), "total_count": found.total, "suggestions": rows}
-        json_out.write_text(json.dumps(document, indent=2))
+        with output(json_out, "--json") as handle:
+            handle.write(json.dumps(document, indent=2))
     table = Table("suggestion", "score", "why", title="fuzzy suggestions", title_justify="left")
     for s in found.suggestions:
         table.add_row(review.pair_id(s.contact_a, s.contact_b), f"{s.score:.2f}", "; ".join(s.reasons))
@@ -241,7 +246,7 @@ def _as_json(plan: scan.DedupePlan) -> dict[str, object]:
 
 
 def _write_csv(path: Path, plan: scan.DedupePlan) -> None:
-    with path.open("w", newline="") as handle:
+    with output(path, "--csv") as handle:
         writer = csv_export.writer(handle)
         writer.writerow(["cluster", "contact", "action", "keys", "needs_approval"])
         for p in plan.clusters:
