@@ -15,6 +15,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from contactmerge.services import workspaces
+from contactmerge.storage.db import make_sessionmaker, transaction
+from contactmerge.storage.tables import Workspace
 from tests.conftest import Server, WorkspaceKeys, make_workspace
 from tests.helpers import finished
 
@@ -243,6 +246,19 @@ def test_an_admin_never_sees_another_workspace(server: Server, api: httpx.Client
         assert merged.status_code == 404
     assert api.get("/duplicates").json()["data"][0]["decision"] is None
     assert api.get(f"/merges/{record['id']}").json()["state"] == "applied"
+
+
+def test_the_search_box_finds_a_phone_as_the_workspace_writes_it(
+    server: Server, api: httpx.Client, workspace: WorkspaceKeys
+) -> None:
+    with transaction(make_sessionmaker(server.database.engine)) as db:
+        workspaces.update_settings(db, db.get_one(Workspace, workspace.app_id), phone_region="GB")
+    make(api, role="lead", name="Caller From Leeds", phone="+44 113 496 0000")
+    with signed_in_client(server, workspace.token) as client:
+        for typed in ("0113 496 0000", "+441134960000"):
+            found = client.get("/admin/contacts", params={"q": typed})
+            assert found.status_code == 200 and "Caller From Leeds" in found.text, typed
+        assert "Caller From Leeds" not in client.get("/admin/contacts", params={"q": "0113 496 0001"}).text
 
 
 SURNAMES = [

@@ -130,6 +130,13 @@ def test_national_phones_are_read_in_the_workspaces_phone_region(
     assert updated.status_code == 200, updated.text
     with make_sessionmaker(server.database.engine)() as db:
         assert db.get_one(Contact, (workspace.app_id, made["id"])).phone_e164 == "+441614960000"
+    # searched for as written there, or with its country code, it is found (read in the US it is no number)
+    assert search(api, "phone", "0161 496 0000") == [made["id"]]
+    assert search(api, "phone", "+44 161 496 0000") == [made["id"]]
+    either = {"field": "phone", "operator": "IN", "value": ["0161 496 0000", "x"]}
+    found = api.post("/contacts/search", json={"query": either})
+    assert [c["id"] for c in found.json()["data"]] == [made["id"]]
+    assert search(api, "phone", "0161 496 0001") == []
     elsewhere = make_workspace(server.database, "US workspace")
     headers = {"Authorization": f"Bearer {elsewhere.token}"}
     with httpx.Client(base_url=server.base_url, headers=headers, timeout=30) as other:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.orm import Session as DbSession
@@ -10,10 +11,10 @@ from sqlalchemy.orm import Session as DbSession
 from contactmerge.domain.identifiers import email_domain
 from contactmerge.domain.identity import Login, UserCandidate, pick_email_match
 from contactmerge.domain.ids import new_id, now
-from contactmerge.domain.search import InvalidQuery, Query, parse_query
+from contactmerge.domain.search import Group, InvalidQuery, Query, parse_query
 from contactmerge.errors import BadRequest, Conflict, Gone, NotFound, ParameterNotFound
 from contactmerge.services import data_attributes
-from contactmerge.services.normalizing import check_identifier, normalize_email, normalize_phone
+from contactmerge.services.normalizing import check_identifier, normalize_email, normalize_phone, read_phone
 from contactmerge.storage import contacts as repo
 from contactmerge.storage import conversations as conversations_repo
 from contactmerge.storage import merges as merges_repo
@@ -168,13 +169,36 @@ def list_contacts(
 
 
 def search_contacts(
-    db: DbSession, workspace: Workspace, raw_query: Any, *, per_page: int, after_id: str | None
+    db: DbSession,
+    workspace: Workspace,
+    raw_query: Any,
+    *,
+    per_page: int,
+    after_id: str | None,
+    region: str = "US",
 ) -> Page[Contact]:
-    """Contacts matching an Intercom search query (filters, AND/OR groups); 400 naming the bad part."""
-    query = parse_search(db, workspace, raw_query)
+    """Contacts matching an Intercom search query (filters, AND/OR groups); 400 naming the bad part.
+    ``region``: where a phone searched for in national form is read (the workspace's phone_region)."""
+    query = phones_as_stored(parse_search(db, workspace, raw_query), region)
     return repo.page(
         db, workspace.id, per_page=per_page, after_id=after_id, condition=compile_query(query, workspace.id)
     )
+
+
+def phones_as_stored(query: Query, region: str) -> Query:
+    """A query whose phone comparisons (=, !=, IN, NIN) hold the E.164 form phones are stored in: a number
+    written as the workspace writes its own ("020 7946 0958" in GB) is read in ``region``; text that does
+    not read as a valid number is compared as written (and matches no stored phone)."""
+    if isinstance(query, Group):
+        return Group(query.operator, tuple(phones_as_stored(item, region) for item in query.items))
+    if query.field != "phone" or query.operator not in ("=", "!=", "IN", "NIN") or query.value is None:
+        return query
+
+    def stored(value: Any) -> Any:
+        return (read_phone(value, region).e164 or value) if isinstance(value, str) else value
+
+    values = query.value
+    return replace(query, value=tuple(map(stored, values)) if isinstance(values, tuple) else stored(values))
 
 
 def parse_search(db: DbSession, workspace: Workspace, raw_query: Any) -> Query:

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
 from contactmerge.errors import BadRequest, Gone
-from contactmerge.services import contacts, conversations, events, merging, notes, tags
+from contactmerge.services import contacts, conversations, events, merging, notes, tags, workspaces
 from contactmerge.storage.tables import Contact
 from contactmerge.web.admin import AdminContext, AdminRoute, admin_context, checked_form, redirect, render
 
@@ -34,7 +34,8 @@ STANDARD = (
 
 
 def search_query(text: str) -> dict[str, Any]:
-    """The Intercom search a box of text means: part of an email or name, or an exact external_id or id."""
+    """The Intercom search a box of text means: part of an email or name, or an exact external_id, id or
+    phone (as the workspace writes its numbers, or with its +country code)."""
     return {
         "operator": "OR",
         "value": [
@@ -42,6 +43,7 @@ def search_query(text: str) -> dict[str, Any]:
             {"field": "name", "operator": "~", "value": text},
             {"field": "external_id", "operator": "=", "value": text},
             {"field": "id", "operator": "=", "value": text},
+            {"field": "phone", "operator": "=", "value": text},
         ],
     }
 
@@ -53,7 +55,12 @@ def contact_list(
     q = q.strip()
     if q:
         found = contacts.search_contacts(
-            ctx.db, ctx.workspace, search_query(q), per_page=PER_PAGE, after_id=after
+            ctx.db,
+            ctx.workspace,
+            search_query(q),
+            per_page=PER_PAGE,
+            after_id=after,
+            region=workspaces.phone_region(ctx.workspace, ctx.settings.default_phone_region),
         )
     else:
         found = contacts.list_contacts(ctx.db, ctx.workspace, per_page=PER_PAGE, after_id=after)

@@ -65,7 +65,12 @@ def search_contacts(body: SearchRequest, ctx: ApiContext = Depends(api_context))
         pagination.starting_after if pagination else None, field="pagination.starting_after"
     )
     page = contacts.search_contacts(
-        ctx.db, ctx.workspace, body.query, per_page=size, after_id=cursor.after_id
+        ctx.db,
+        ctx.workspace,
+        body.query,
+        per_page=size,
+        after_id=cursor.after_id,
+        region=workspaces.phone_region(ctx.workspace, ctx.settings.default_phone_region),
     )
     return contact_list(ctx, page, cursor, size)
 
