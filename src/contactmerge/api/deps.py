@@ -27,6 +27,11 @@ class ApiContext:
         """The request is the outer boundary: its route commits once, after the service did its work."""
         self.db.commit()
 
+    @property
+    def phone_region(self) -> str:
+        """Where this workspace's national phone numbers are read (``workspaces.phone_region``)."""
+        return workspaces.phone_region(self.workspace, self.settings.default_phone_region)
+
 
 # Declares the token in the OpenAPI document, from which api/openapi.py derives 401 and 429; the token
 # itself is read below, so that a missing or malformed one is our 401 in the envelope.

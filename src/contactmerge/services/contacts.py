@@ -175,7 +175,7 @@ def search_contacts(
     *,
     per_page: int,
     after_id: str | None,
-    region: str = "US",
+    region: str,
 ) -> Page[Contact]:
     """Contacts matching an Intercom search query (filters, AND/OR groups); 400 naming the bad part.
     ``region``: where a phone searched for in national form is read (the workspace's phone_region)."""

@@ -38,16 +38,6 @@ def _pending() -> Select[Batch]:
     return select(Batch).where(Batch.state == "pending").order_by(Batch.created_at, Batch.id).limit(1)
 
 
-def latest(db: DbSession, workspace_id: str, kind: str, states: Iterable[str]) -> Batch | None:
-    """The newest batch of ``kind`` in one of ``states`` (by when it finished, then when it was created)."""
-    return db.scalar(
-        select(Batch)
-        .where(Batch.workspace_id == workspace_id, Batch.kind == kind, Batch.state.in_(list(states)))
-        .order_by(Batch.finished_at.desc(), Batch.created_at.desc(), Batch.id.desc())
-        .limit(1)
-    )
-
-
 def newest(db: DbSession, workspace_id: str, kind: str, states: Iterable[str]) -> Batch | None:
     """The batch of ``kind`` in one of ``states`` that was created last (ids sort by creation)."""
     return db.scalar(

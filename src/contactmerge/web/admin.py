@@ -93,6 +93,11 @@ class AdminContext:
         """The request is the outer boundary: a page commits once, after the service did its work."""
         self.db.commit()
 
+    @property
+    def phone_region(self) -> str:
+        """Where this workspace's national phone numbers are read (``workspaces.phone_region``)."""
+        return workspaces.phone_region(self.workspace, self.settings.default_phone_region)
+
 
 def admin_context(request: Request) -> Iterator[AdminContext]:
     token = request.cookies.get(SESSION_COOKIE)

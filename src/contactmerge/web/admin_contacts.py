@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
 from contactmerge.errors import BadRequest, Gone
-from contactmerge.services import contacts, conversations, events, merging, notes, tags, workspaces
+from contactmerge.services import contacts, conversations, events, merging, notes, tags
 from contactmerge.storage.tables import Contact
 from contactmerge.web.admin import AdminContext, AdminRoute, admin_context, checked_form, redirect, render
 
@@ -60,7 +60,7 @@ def contact_list(
             search_query(q),
             per_page=PER_PAGE,
             after_id=after,
-            region=workspaces.phone_region(ctx.workspace, ctx.settings.default_phone_region),
+            region=ctx.phone_region,
         )
     else:
         found = contacts.list_contacts(ctx.db, ctx.workspace, per_page=PER_PAGE, after_id=after)

@@ -16,7 +16,6 @@ from starlette.datastructures import FormData, UploadFile
 
 from contactmerge.domain.importing import COUNT_LABELS
 from contactmerge.errors import BadRequest
-from contactmerge.services import workspaces
 from contactmerge.services.importing import drafts as import_drafts
 from contactmerge.services.importing import jobs as importing
 from contactmerge.services.importing import outcomes
@@ -83,7 +82,7 @@ def upload_form(request: Request, ctx: AdminContext = Depends(admin_context)) ->
 
 
 def _default_region(ctx: AdminContext) -> str:
-    return workspaces.phone_region(ctx.workspace, ctx.settings.default_phone_region)
+    return ctx.phone_region
 
 
 @router.post("/admin/imports")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from contactmerge.api import paging, shapes
 from contactmerge.api.deps import ApiContext, api_context
 from contactmerge.api.schemas import ContactWrite, NoteWrite, SearchRequest, TagRef
-from contactmerge.services import contacts, notes, tags, workspaces
+from contactmerge.services import contacts, notes, tags
 from contactmerge.storage import contacts as contacts_repo
 from contactmerge.storage.paging import Page
 from contactmerge.storage.tables import Contact
@@ -38,7 +38,7 @@ def create_contact(body: ContactWrite, ctx: ApiContext = Depends(api_context)) -
         ctx.db,
         ctx.workspace,
         body.model_dump(exclude_unset=True),
-        region=workspaces.phone_region(ctx.workspace, ctx.settings.default_phone_region),
+        region=ctx.phone_region,
     )
     result = present_one(ctx, row)
     ctx.commit()
@@ -70,7 +70,7 @@ def search_contacts(body: SearchRequest, ctx: ApiContext = Depends(api_context))
         body.query,
         per_page=size,
         after_id=cursor.after_id,
-        region=workspaces.phone_region(ctx.workspace, ctx.settings.default_phone_region),
+        region=ctx.phone_region,
     )
     return contact_list(ctx, page, cursor, size)
 
@@ -94,7 +94,7 @@ def update_contact(
         ctx.workspace,
         contact_id,
         body.model_dump(exclude_unset=True),
-        region=workspaces.phone_region(ctx.workspace, ctx.settings.default_phone_region),
+        region=ctx.phone_region,
     )
     result = present_one(ctx, row)
     ctx.commit()

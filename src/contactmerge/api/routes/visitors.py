@@ -11,7 +11,7 @@ from contactmerge.api.deps import ApiContext, api_context
 from contactmerge.api.routes.contacts import present_one
 from contactmerge.api.schemas import Body
 from contactmerge.errors import Conflict
-from contactmerge.services import visitors, workspaces
+from contactmerge.services import visitors
 from contactmerge.storage import contacts as contacts_repo
 from contactmerge.storage.tables import Contact
 
@@ -108,7 +108,7 @@ def update_visitor(body: VisitorUpdate, ctx: ApiContext = Depends(api_context)) 
         ctx.workspace,
         visitors.VisitorRef(id=body.id, user_id=body.user_id),
         body.model_dump(include={"name", "custom_attributes"}, exclude_unset=True),
-        region=workspaces.phone_region(ctx.workspace, ctx.settings.default_phone_region),
+        region=ctx.phone_region,
     )
     result = present_visitor(ctx, visitor)
     ctx.commit()
@@ -124,7 +124,7 @@ def convert_visitor(body: VisitorConvert, ctx: ApiContext = Depends(api_context)
         visitors.VisitorRef(id=body.visitor.id, user_id=body.visitor.user_id, email=body.visitor.email),
         body.type,
         visitors.UserRef(id=user.id, user_id=user.user_id, email=user.email),
-        region=workspaces.phone_region(ctx.workspace, ctx.settings.default_phone_region),
+        region=ctx.phone_region,
     )
     result = present_one(ctx, converted.contact)
     ctx.commit()

@@ -148,7 +148,7 @@ def current(db: DbSession, workspace: Workspace) -> Batch | None:
 
 
 def pending(db: DbSession, workspace: Workspace) -> Batch | None:
-    return batches_repo.latest(db, workspace.id, KIND, ("pending", "running"))
+    return batches_repo.newest(db, workspace.id, KIND, ("pending", "running"))
 
 
 def check_paging(min_score: float, page: int, per_page: int) -> None:
