@@ -26,10 +26,11 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from contactmerge.api.app import create_app
-from contactmerge.services import workspaces
+from contactmerge.services import teammates, workspaces
 from contactmerge.settings import Settings
 from contactmerge.storage.db import make_engine, make_sessionmaker, transaction
 from contactmerge.storage.migrate import upgrade
+from contactmerge.storage.tables import Workspace
 
 POSTGRES_ENV = "CONTACTMERGE_TEST_POSTGRES_URL"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -170,6 +171,38 @@ def make_workspace(database: Database, name: str = "Test workspace") -> Workspac
 @pytest.fixture
 def workspace(database: Database) -> WorkspaceKeys:
     return make_workspace(database)
+
+
+@dataclass(frozen=True)
+class Teammate:
+    id: str
+    email: str
+    password: str
+    name: str
+    role: str
+
+
+def make_teammate(
+    database: Database, keys: WorkspaceKeys, role: str = "owner", name: str | None = None
+) -> Teammate:
+    """A teammate of the workspace with a fresh email and password, to sign in to the pages as."""
+    name = name or f"{role.title()} {secrets.token_hex(2)}"
+    email = f"{role}-{secrets.token_hex(4)}@example.com"
+    password = secrets.token_urlsafe(12)
+    with transaction(make_sessionmaker(database.engine)) as db:
+        space = db.get_one(Workspace, keys.app_id)
+        admin = teammates.create_teammate(db, space, email=email, name=name, role=role, password=password)
+        return Teammate(admin.id, email, password, name, role)
+
+
+@pytest.fixture
+def owner(database: Database, workspace: WorkspaceKeys) -> Teammate:
+    return make_teammate(database, workspace, "owner", "Olive Owner")
+
+
+@pytest.fixture
+def agent(database: Database, workspace: WorkspaceKeys) -> Teammate:
+    return make_teammate(database, workspace, "agent", "Aggie Agent")
 
 
 @pytest.fixture

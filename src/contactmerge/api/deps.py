@@ -9,12 +9,13 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session as DbSession
 
+from contactmerge.domain.teammates import token_actor
 from contactmerge.errors import Unauthorized
 from contactmerge.services import workspaces
 from contactmerge.services.rate_limits import Limiter
 from contactmerge.settings import Settings
 from contactmerge.storage.db import read_only
-from contactmerge.storage.tables import Workspace
+from contactmerge.storage.tables import ApiToken, Workspace
 
 
 @dataclass
@@ -22,6 +23,12 @@ class ApiContext:
     db: DbSession
     workspace: Workspace
     settings: Settings
+    token: ApiToken
+
+    @property
+    def actor(self) -> str:
+        """Who the changes of this request are recorded as: the API token, by its label."""
+        return token_actor(self.token.name)
 
     def commit(self) -> None:
         """The request is the outer boundary: its route commits once, after the service did its work."""
@@ -50,13 +57,13 @@ def api_context(
         if request.method in ("GET", "HEAD"):
             read_only(db)
         try:
-            workspace = workspaces.authenticate(db, token)
+            workspace, credential = workspaces.authenticate_token(db, token)
         except Unauthorized:
             if token:  # no token is no guess
                 db.rollback()  # first: on SQLite this request's transaction may hold the write lock
                 limiter.failed("api_token", address=address)
             raise
-        yield ApiContext(db=db, workspace=workspace, settings=settings)
+        yield ApiContext(db=db, workspace=workspace, settings=settings, token=credential)
 
 
 def client_address(request: Request) -> str | None:

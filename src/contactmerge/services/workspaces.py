@@ -57,13 +57,24 @@ def create_workspace(
     return CreatedWorkspace(workspace, issue_token(db, workspace, "default"))
 
 
-def issue_token(db: DbSession, workspace: Workspace, name: str) -> str:
-    """A new API token for the workspace; only its hash is kept."""
+def issue_token(db: DbSession, workspace: Workspace, name: str, *, admin_id: str | None = None) -> str:
+    """A new API token for the workspace; only its hash is kept. ``name`` is its label: the actor that
+    changes made with it are recorded under."""
+    name = name.strip()
+    if not name:
+        raise BadRequest("a token needs a label", field="name")
+    if len(name) > 255:
+        raise BadRequest("a token's label is at most 255 characters", field="name")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     repo.add_token(
         db,
         ApiToken(
-            workspace_id=workspace.id, id=new_id(), name=name, token_hash=hash_token(token), created_at=now()
+            workspace_id=workspace.id,
+            id=new_id(),
+            name=name,
+            token_hash=hash_token(token),
+            admin_id=admin_id,
+            created_at=now(),
         ),
     )
     return token
@@ -71,12 +82,31 @@ def issue_token(db: DbSession, workspace: Workspace, name: str) -> str:
 
 def authenticate(db: DbSession, token: str | None) -> Workspace:
     """The workspace a Bearer token belongs to; 401 otherwise."""
+    return authenticate_token(db, token)[0]
+
+
+def authenticate_token(db: DbSession, token: str | None) -> tuple[Workspace, ApiToken]:
+    """The workspace a Bearer token belongs to and the token's row (its label names the actor); 401
+    otherwise."""
     if not token:
         raise Unauthorized("Access Token Invalid: send 'Authorization: Bearer <token>'")
-    workspace = repo.by_token_hash(db, hash_token(token))
-    if workspace is None:
+    found = repo.by_token_hash(db, hash_token(token))
+    if found is None:
         raise Unauthorized("Access Token Invalid")
-    return workspace
+    return found
+
+
+def list_tokens(db: DbSession, workspace: Workspace) -> list[ApiToken]:
+    return repo.tokens_of(db, workspace.id)
+
+
+def revoke_token(db: DbSession, workspace: Workspace, token_id: str) -> ApiToken:
+    """Deletes a token: requests bearing it get 401 from now on. The records it made keep its label."""
+    found = repo.token(db, workspace.id, token_id)
+    if found is None:
+        raise NotFound(f"no API token has id '{token_id}'", field="id")
+    repo.remove_token(db, found)
+    return found
 
 
 def resolve(db: DbSession, app_id: str | None) -> Workspace:

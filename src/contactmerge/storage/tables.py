@@ -67,9 +67,52 @@ class ApiToken(Base):
         ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
     )
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    name: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))  # the label changes made with it are recorded under
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The teammate who created it from the pages (``GET /me`` answers with them); NULL from the CLI.
+    admin_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Admin(Base):
+    """A teammate (Intercom's *admin*): signs in to the pages with email and password, owner or agent.
+
+    A removed teammate keeps the row (``removed_at``), so the records that name them still read as them.
+    """
+
+    __tablename__ = "admins"
+    __table_args__ = (UniqueConstraint("workspace_id", "email_normalized"),)
+
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    email_normalized: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))  # owner | agent
+    password_hash: Mapped[str] = mapped_column(String(255))  # argon2id, with its parameters and salt
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    removed_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class AdminSession(Base):
+    """A teammate's signed-in browser: the cookie holds a random secret, this row its SHA-256."""
+
+    __tablename__ = "admin_sessions"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["workspace_id", "admin_id"], ["admins.workspace_id", "admins.id"], ondelete="CASCADE"
+        ),
+        Index("ix_admin_sessions_ws_admin", "workspace_id", "admin_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(32))
+    admin_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Contact(Base):
@@ -200,7 +243,7 @@ class Note(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     contact_id: Mapped[str] = mapped_column(String(32))
     origin_contact_id: Mapped[str] = origin_column()
-    author_id: Mapped[str | None] = mapped_column(String(64))
+    author_id: Mapped[str | None] = mapped_column(String(64))  # the teammate who wrote it (an admin id)
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[int] = mapped_column(BigInteger)
 
@@ -212,6 +255,7 @@ class Conversation(Base):
         Index("ix_conversations_ws_contact", "workspace_id", "contact_id"),
         Index("ix_conversations_ws_updated", "workspace_id", "updated_at"),
         Index("ix_conversations_ws_origin", "workspace_id", "origin_contact_id"),
+        Index("ix_conversations_ws_state_updated", "workspace_id", "state", "updated_at"),
     )
 
     workspace_id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -219,7 +263,15 @@ class Conversation(Base):
     contact_id: Mapped[str] = mapped_column(String(32))
     origin_contact_id: Mapped[str] = origin_column()
     title: Mapped[str | None] = mapped_column(String(255))
-    state: Mapped[str] = mapped_column(String(16), default="open")
+    state: Mapped[str] = mapped_column(String(16), default="open")  # open | closed | snoozed
+    read: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    admin_assignee_id: Mapped[str | None] = mapped_column(String(32))
+    snoozed_until: Mapped[int | None] = mapped_column(BigInteger)
+    # Since when the contact has been waiting for an answer (their oldest unanswered part); NULL when not.
+    waiting_since: Mapped[int | None] = mapped_column(BigInteger)
+    custom_attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict, server_default="{}")
+    # Intercom's conversation statistics: first/last contact reply, admin reply, assignment, close …
+    statistics: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict, server_default="{}")
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
 
@@ -244,6 +296,7 @@ class ConversationPart(Base):
     author_type: Mapped[str] = mapped_column(String(16))
     author_id: Mapped[str | None] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text)
+    assigned_to_id: Mapped[str | None] = mapped_column(String(32))  # an assignment part's teammate
     # Written by a lead whose email was only claimed, then merged into a user (design §4).
     unverified_sender: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     # The messenger session (browser) that wrote it: a browser that did not log in as the conversation's
@@ -356,7 +409,10 @@ class Merge(Base):
     reason: Mapped[str] = mapped_column(String(32))
     state: Mapped[str] = mapped_column(String(16))
     forced: Mapped[bool] = mapped_column(Boolean, default=False)
-    requested_by: Mapped[str] = mapped_column(String(64))
+    # The actor (domain.actors): "admin:<id>" a teammate, "token:<label>" an API token, else the system
+    # part that did it ("messenger", "import", a worker's name)
+    requested_by: Mapped[str] = mapped_column(String(300))
+    undone_by: Mapped[str | None] = mapped_column(String(300))
     batch_id: Mapped[str | None] = mapped_column(String(32))
     plan: Mapped[dict[str, Any]] = mapped_column(JSONType)
     moved: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
@@ -424,6 +480,8 @@ class Import(Base):
     error: Mapped[str | None] = mapped_column(Text)
     undo_report: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     heartbeat_at: Mapped[float] = mapped_column(Float, default=0.0)
+    created_by: Mapped[str | None] = mapped_column(String(300))  # the actor (domain.actors)
+    undone_by: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[int] = mapped_column(BigInteger)
     finished_at: Mapped[int | None] = mapped_column(BigInteger)
 
@@ -473,6 +531,7 @@ class DuplicateDecision(Base):
     subject: Mapped[str] = mapped_column(String(80), primary_key=True)
     verdict: Mapped[str] = mapped_column(String(16))  # approved | rejected
     members: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    decided_by: Mapped[str | None] = mapped_column(String(300))  # the actor (domain.actors)
     decided_at: Mapped[int] = mapped_column(BigInteger)
 
 
@@ -508,6 +567,8 @@ class Batch(Base):
     options: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     counts: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
+    requested_by: Mapped[str | None] = mapped_column(String(300))  # the actor (domain.actors)
+    undone_by: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[int] = mapped_column(BigInteger)
     finished_at: Mapped[int | None] = mapped_column(BigInteger)
 

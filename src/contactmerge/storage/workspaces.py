@@ -19,12 +19,32 @@ def add_token(db: DbSession, token: ApiToken) -> None:
     db.flush()
 
 
-def by_token_hash(db: DbSession, token_hash: str) -> Workspace | None:
-    return db.scalar(
-        select(Workspace)
+def by_token_hash(db: DbSession, token_hash: str) -> tuple[Workspace, ApiToken] | None:
+    row = db.execute(
+        select(Workspace, ApiToken)
         .join(ApiToken, ApiToken.workspace_id == Workspace.id)
         .where(ApiToken.token_hash == token_hash)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def tokens_of(db: DbSession, workspace_id: str) -> list[ApiToken]:
+    return list(
+        db.scalars(
+            select(ApiToken)
+            .where(ApiToken.workspace_id == workspace_id)
+            .order_by(ApiToken.created_at, ApiToken.id)
+        )
     )
+
+
+def token(db: DbSession, workspace_id: str, token_id: str) -> ApiToken | None:
+    return db.get(ApiToken, (workspace_id, token_id))
+
+
+def remove_token(db: DbSession, token: ApiToken) -> None:
+    db.delete(token)
+    db.flush()
 
 
 def by_app_id(db: DbSession, app_id: str) -> Workspace | None:

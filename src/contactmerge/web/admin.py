@@ -1,10 +1,11 @@
-"""The admin's signed-in session: sign in with a workspace API token, CSRF guard, page rendering.
+"""The teammate's signed-in session: sign in with email and password, CSRF guard, page rendering.
 
-The cookie holds the workspace's API token itself (HttpOnly, SameSite=Strict, path ``/admin``), so every
-page authenticates exactly as the JSON API does and revoking the token signs the admin out. Every POST
-form carries ``csrf`` = HMAC-SHA256(token, purpose): a page of another site cannot compute it, and
-SameSite=Strict keeps the cookie off its requests anyway. Pages send no script and a strict CSP. Wrong
-tokens, sent to the form or in a cookie, count against the client's address (design §4: brute force).
+The cookie holds a random session secret (HttpOnly, SameSite=Strict, path ``/admin``) whose SHA-256 is a
+row of ``admin_sessions``: it expires after 12 hours, signing out revokes it, and removing a teammate or
+changing their password ends all of theirs. Every POST form carries ``csrf`` = HMAC-SHA256(secret,
+purpose): a page of another site cannot compute it, and SameSite=Strict keeps the cookie off its requests
+anyway. Pages send no script and a strict CSP. Wrong passwords and forged cookies count against the
+client's address (design §4: brute force). API tokens never sign in to the pages.
 """
 
 from __future__ import annotations
@@ -28,18 +29,19 @@ from sqlalchemy.orm import Session as DbSession
 from starlette.datastructures import FormData
 
 from contactmerge.api.deps import client_address
+from contactmerge.domain.teammates import Action, teammate_actor
 from contactmerge.errors import ContactMergeError, TooManyRequests, Unauthorized
-from contactmerge.services import workspaces
+from contactmerge.services import teammates, workspaces
 from contactmerge.services.rate_limits import Limiter
 from contactmerge.settings import Settings
-from contactmerge.storage.db import read_only
-from contactmerge.storage.tables import Workspace
+from contactmerge.storage.db import read_only, transaction
+from contactmerge.storage.tables import Admin, Workspace
 
 SESSION_COOKIE = "cm_admin"
 LOGIN_COOKIE = "cm_admin_login"  # a nonce that ties the sign-in form to this browser (login CSRF)
 NOTICE_COOKIE = "cm_admin_notice"
 COOKIE_PATH = "/admin"
-SESSION_SECONDS = 12 * 3600
+SESSION_SECONDS = teammates.SESSION_SECONDS
 STATIC = Path(__file__).with_name("static")
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -88,6 +90,16 @@ class AdminContext:
     workspace: Workspace
     settings: Settings
     csrf: str
+    admin: Admin  # the signed-in teammate
+
+    @property
+    def actor(self) -> str:
+        """Who the changes of this request are recorded as: the signed-in teammate."""
+        return teammate_actor(self.admin.id)
+
+    def require(self, action: Action) -> None:
+        """403 (an error page) unless the teammate's role allows ``action``."""
+        teammates.require(self.admin, action)
 
     def commit(self) -> None:
         """The request is the outer boundary: a page commits once, after the service did its work."""
@@ -109,13 +121,13 @@ def admin_context(request: Request) -> Iterator[AdminContext]:
         if request.method in ("GET", "HEAD"):
             read_only(db)
         try:
-            workspace = workspaces.authenticate(db, token)
+            workspace, admin = teammates.resolve_session(db, token)
         except Unauthorized as error:
             if token:  # no cookie is no guess
                 db.rollback()  # first: on SQLite this request's transaction may hold the write lock
                 limiter.failed("admin_sign_in", address=address)
             raise SignInRequired from error
-        yield AdminContext(db, workspace, request.app.state.settings, csrf_token(str(token)))
+        yield AdminContext(db, workspace, request.app.state.settings, csrf_token(str(token)), admin)
 
 
 async def checked_form(request: Request) -> AsyncIterator[FormData]:
@@ -138,6 +150,7 @@ def render(
     notice = request.cookies.get(NOTICE_COOKIE)
     page = {
         "workspace": ctx.workspace if ctx else None,
+        "me": ctx.admin if ctx else None,
         "csrf": ctx.csrf if ctx else "",
         "notice": unquote(notice) if notice else None,
         **context,
@@ -226,15 +239,24 @@ def login_form(request: Request, next: str = "/admin") -> HTMLResponse:
     return _login_page(request, next)
 
 
-def _login_page(request: Request, next: str, error: str | None = None) -> HTMLResponse:
+def _login_page(
+    request: Request,
+    next: str,
+    error: str | None = None,
+    *,
+    email: str = "",
+    choices: list[Workspace] | None = None,
+) -> HTMLResponse:
     nonce = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
     response = render(
         request,
         "admin/login.html",
-        status_code=401 if error else 200,
+        status_code=401 if error and not choices else 200,
         next=back_to(next, "/admin"),
         login_csrf=csrf_token(nonce, "admin-login"),
         error=error,
+        email=email,
+        choices=choices or [],
     )
     _set_cookie(request, response, LOGIN_COOKIE, nonce, max_age=3600)
     return response
@@ -242,38 +264,45 @@ def _login_page(request: Request, next: str, error: str | None = None) -> HTMLRe
 
 @router.post("/admin/login")
 def login(
-    request: Request, token: str = Form(""), csrf: str = Form(""), next: str = Form("/admin")
+    request: Request,
+    email: str = Form(""),
+    password: str = Form(""),
+    workspace: str = Form(""),
+    csrf: str = Form(""),
+    next: str = Form("/admin"),
 ) -> Response:
     nonce = request.cookies.get(LOGIN_COOKIE) or ""
     if not nonce or not same_secret(csrf, csrf_token(nonce, "admin-login")):
         raise CsrfRefused
-    token = token.strip()
-    if not token:
-        return _login_page(request, next, "Paste your workspace's API token.")
+    email = email.strip()
+    if not email or not password:
+        return _login_page(request, next, "Enter your email and password.", email=email)
     limiter: Limiter = request.app.state.limiter
     address = client_address(request)
     limiter.check("admin_sign_in", address=address)
-    with request.app.state.sessions() as db:
-        read_only(db)
-        try:
-            workspace: Workspace | None = workspaces.authenticate(db, token)
-        except Unauthorized:
-            workspace = None
-    if workspace is None:
+    with transaction(request.app.state.sessions) as db:
+        found = teammates.verify(db, email, password)
+        if workspace:  # the second step of a sign-in whose email is a teammate of several workspaces
+            found = [(admin, space) for admin, space in found if space.app_id == workspace]
+        if len(found) > 1:
+            message = "You are a teammate of several workspaces: choose one and enter your password again."
+            return _login_page(request, next, message, email=email, choices=[space for _, space in found])
+        signed = teammates.start_session(db, found[0][1], found[0][0]) if found else None
+    if signed is None:
         limiter.failed("admin_sign_in", address=address)
-        message = (
-            "That token does not belong to any workspace. Paste the API token that "
-            "`contactmerge workspace create` printed."
-        )
-        return _login_page(request, next, message)
-    response = redirect(request, back_to(next, "/admin"), f"Signed in to {workspace.name}.")
-    _set_cookie(request, response, SESSION_COOKIE, token, max_age=SESSION_SECONDS)
+        return _login_page(request, next, "Wrong email or password.", email=email)
+    response = redirect(
+        request, back_to(next, "/admin"), f"Signed in to {signed.workspace.name} as {signed.admin.name}."
+    )
+    _set_cookie(request, response, SESSION_COOKIE, signed.token, max_age=SESSION_SECONDS)
     response.delete_cookie(LOGIN_COOKIE, path=COOKIE_PATH)
     return response
 
 
 @router.post("/admin/logout")
 def logout(request: Request, form: FormData = Depends(checked_form)) -> Response:
+    with transaction(request.app.state.sessions) as db:
+        teammates.end_session(db, request.cookies.get(SESSION_COOKIE))
     response = redirect(request, "/admin/login", "Signed out.")
     response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH)
     return response
