@@ -16,7 +16,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.conftest import Server, WorkspaceKeys, make_workspace
+from tests.conftest import Server, Teammate, WorkspaceKeys, make_teammate, make_workspace
 from tests.helpers import finished
 from tests.test_admin_pages import csrf_of, make, page, sign_in, signed_in_client
 
@@ -34,13 +34,13 @@ PEOPLE = (
 
 @pytest.mark.browser
 def test_upload_map_run_download_errors_and_undo_in_the_browser(
-    api: httpx.Client, workspace: WorkspaceKeys, page: Page, tmp_path: Path
+    api: httpx.Client, owner: Teammate, page: Page, tmp_path: Path
 ) -> None:
     assert api.post("/data_attributes", json={"name": "plan", "data_type": "string"}).status_code == 200
     lead = make(api, role="lead", email="ada@example.com", name="Website visitor")
 
     page.goto("/admin/imports")
-    sign_in(page, workspace.token)
+    sign_in(page, owner)
     expect(page.locator("tr.import")).to_have_count(0)
     page.get_by_role("link", name="Import a CSV file").click()
     page.get_by_label("CSV file").set_input_files(
@@ -113,7 +113,7 @@ def upload(client: httpx.Client, csrf: str, name: str, content: bytes, role: str
 def test_bad_uploads_and_mappings_are_refused_on_the_page_and_keep_nothing(
     server: Server, api: httpx.Client, workspace: WorkspaceKeys
 ) -> None:
-    with signed_in_client(server, workspace.token) as client:
+    with signed_in_client(server, make_teammate(server.database, workspace)) as client:
         csrf = csrf_of(client.get("/admin/imports/new").text)
         no_file = client.post("/admin/imports", data={"csrf": csrf, "role": "user"})
         assert no_file.status_code == 400 and "file: choose a CSV file to upload" in no_file.text
@@ -156,7 +156,7 @@ def test_an_upload_takes_a_phone_region_and_its_page_shows_the_cells_dropped(
     server: Server, api: httpx.Client, workspace: WorkspaceKeys
 ) -> None:
     people = b"email,phone,signed_up_at\nuk@example.com,020 7946 0958,yesterday\n"
-    with signed_in_client(server, workspace.token) as client:
+    with signed_in_client(server, make_teammate(server.database, workspace)) as client:
         form = client.get("/admin/imports/new").text
         assert 'name="region"' in form and 'placeholder="US"' in form
         csrf = csrf_of(form)
@@ -194,7 +194,7 @@ def test_import_forms_without_the_csrf_token_change_nothing(
         "/imports", files={"file": ("a.csv", b"email\na@example.com\n", "text/csv")}, data={"role": "lead"}
     )
     import_id = finished(api, f"/imports/{done.json()['id']}")["id"]
-    with signed_in_client(server, workspace.token) as client:
+    with signed_in_client(server, make_teammate(server.database, workspace)) as client:
         csrf = csrf_of(client.get("/admin/imports/new").text)
         draft = upload(client, csrf, "people.csv", PEOPLE.encode()).headers["location"].split("/")[-2]
         refused = [
@@ -220,7 +220,7 @@ def test_an_admin_never_sees_another_workspaces_imports(server: Server, api: htt
     )
     import_id = finished(api, f"/imports/{theirs.json()['id']}")["id"]
     mine = make_workspace(server.database, "Mine")
-    with signed_in_client(server, mine.token) as client:
+    with signed_in_client(server, make_teammate(server.database, mine)) as client:
         listed = client.get("/admin/imports")
         assert listed.status_code == 200 and "secret-list.csv" not in listed.text
         csrf = csrf_of(listed.text)

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page, expect
 from contactmerge.services import workspaces
 from contactmerge.storage.db import make_sessionmaker, transaction
 from contactmerge.storage.tables import Workspace
-from tests.conftest import Server, WorkspaceKeys, make_workspace
+from tests.conftest import Server, Teammate, WorkspaceKeys, make_teammate, make_workspace
 from tests.helpers import finished
 
 expect.set_options(timeout=10_000)
@@ -43,8 +43,9 @@ def make(api: httpx.Client, **fields: Any) -> str:
     return str(response.json()["id"])
 
 
-def sign_in(page: Page, token: str) -> None:
-    page.fill("input[name=token]", token)
+def sign_in(page: Page, who: Teammate, password: str | None = None) -> None:
+    page.fill("input[name=email]", who.email)
+    page.fill("input[name=password]", who.password if password is None else password)
     page.get_by_role("button", name="Sign in").click()
 
 
@@ -55,19 +56,18 @@ def csrf_of(html: str) -> str:
 
 
 @contextmanager
-def signed_in_client(server: Server, token: str) -> Iterator[httpx.Client]:
-    """An HTTP client holding an admin session, as a browser would after the sign-in form."""
+def signed_in_client(server: Server, who: Teammate) -> Iterator[httpx.Client]:
+    """An HTTP client holding a teammate's session, as a browser would after the sign-in form."""
     with httpx.Client(base_url=server.base_url, timeout=30) as client:
         form = client.get("/admin/login")
-        response = client.post("/admin/login", data={"token": token, "csrf": csrf_of(form.text)})
+        data = {"email": who.email, "password": who.password, "csrf": csrf_of(form.text)}
+        response = client.post("/admin/login", data=data)
         assert response.status_code == 303, response.text
         yield client
 
 
 @pytest.mark.browser
-def test_review_queue_apply_and_undo_in_the_browser(
-    api: httpx.Client, workspace: WorkspaceKeys, page: Page
-) -> None:
+def test_review_queue_apply_and_undo_in_the_browser(api: httpx.Client, owner: Teammate, page: Page) -> None:
     user = make(api, role="user", external_id="u1", email="ada@example.com", name="Ada Lovelace")
     lead = make(api, role="lead", email="Ada@Example.com")  # a lead with no name: nobody disagrees
     make(api, role="lead", email="bo@example.com", name="Bo")
@@ -77,11 +77,11 @@ def test_review_queue_apply_and_undo_in_the_browser(
 
     page.goto("/admin/duplicates")
     expect(page).to_have_url(re.compile(r"/admin/login\?next=/admin/duplicates$"))
-    sign_in(page, "cm_not-a-token")
-    expect(page.get_by_role("alert")).to_contain_text("does not belong to any workspace")
-    sign_in(page, workspace.token)
+    sign_in(page, owner, "not the password")
+    expect(page.get_by_role("alert")).to_contain_text("Wrong email or password")
+    sign_in(page, owner)
     expect(page).to_have_url(re.compile(r"/admin/duplicates$"))
-    expect(page.get_by_role("status")).to_contain_text("Signed in to Test workspace")
+    expect(page.get_by_role("status")).to_contain_text("Signed in to Test workspace as Olive Owner")
 
     clusters = page.locator("section.cluster")
     expect(clusters).to_have_count(3)
@@ -116,7 +116,7 @@ def test_review_queue_apply_and_undo_in_the_browser(
 
 @pytest.mark.browser
 def test_fuzzy_suggestions_are_approved_or_rejected_in_the_browser(
-    api: httpx.Client, workspace: WorkspaceKeys, page: Page
+    api: httpx.Client, owner: Teammate, page: Page
 ) -> None:
     user = make(api, role="user", external_id="gh", name="Grace Hopper", phone="+1 (512) 555-0142")
     lead = make(api, role="lead", name="Grace  Hoper", phone="512.555.0142")
@@ -124,7 +124,7 @@ def test_fuzzy_suggestions_are_approved_or_rejected_in_the_browser(
     kim2 = make(api, role="lead", name="Kim  Lee", email="kimlee@example.com")
 
     page.goto("/admin/duplicates?mode=fuzzy")
-    sign_in(page, workspace.token)
+    sign_in(page, owner)
     expect(page.locator("#no-scan")).to_contain_text("No suggestion scan has run yet")
     page.get_by_role("button", name="Scan for suggestions").click()
     expect(page).to_have_url(re.compile(r"/admin/batches/\w+$"))
@@ -146,7 +146,7 @@ def test_fuzzy_suggestions_are_approved_or_rejected_in_the_browser(
 
 @pytest.mark.browser
 def test_search_preview_merge_and_undo_from_the_contact_page(
-    api: httpx.Client, workspace: WorkspaceKeys, page: Page
+    api: httpx.Client, owner: Teammate, page: Page
 ) -> None:
     assert api.post("/data_attributes", json={"name": "plan", "data_type": "string"}).status_code == 200
     user = make(api, role="user", external_id="g1", email="grace@example.com", name="Grace Hopper")
@@ -154,7 +154,7 @@ def test_search_preview_merge_and_undo_from_the_contact_page(
     make(api, role="lead", email="someone@example.com", name="Someone else")
 
     page.goto("/admin/contacts?q=grace")
-    sign_in(page, workspace.token)
+    sign_in(page, owner)
     expect(page.locator("tr.contact")).to_have_count(2)  # the search survived the sign-in
     page.get_by_role("link", name="Grace Hopper").click()
     expect(page.locator("#merge-history")).to_contain_text("No merges")
@@ -181,31 +181,33 @@ def test_search_preview_merge_and_undo_from_the_contact_page(
     assert api.get(f"/contacts/{user}").json()["custom_attributes"] == {}
 
 
-def test_session_cookie_is_http_only_and_same_site_strict(server: Server, workspace: WorkspaceKeys) -> None:
+def test_session_cookie_is_http_only_and_same_site_strict(server: Server, owner: Teammate) -> None:
     with httpx.Client(base_url=server.base_url) as client:
         form = client.get("/admin/login")
-        answer = client.post("/admin/login", data={"token": workspace.token, "csrf": csrf_of(form.text)})
+        data = {"email": owner.email, "password": owner.password, "csrf": csrf_of(form.text)}
+        answer = client.post("/admin/login", data=data)
     assert answer.status_code == 303
     [session] = [c for c in answer.headers.get_list("set-cookie") if c.startswith("cm_admin=")]
     assert "HttpOnly" in session and "SameSite=strict" in session and "Path=/admin" in session
     assert "frame-ancestors 'none'" in form.headers["content-security-policy"]
 
 
-def test_sign_in_refuses_a_form_not_served_to_this_browser(server: Server, workspace: WorkspaceKeys) -> None:
+def test_sign_in_refuses_a_form_not_served_to_this_browser(server: Server, owner: Teammate) -> None:
     with httpx.Client(base_url=server.base_url) as client:
-        answer = client.post("/admin/login", data={"token": workspace.token, "csrf": "0" * 64})
+        data = {"email": owner.email, "password": owner.password, "csrf": "0" * 64}
+        answer = client.post("/admin/login", data=data)
     assert answer.status_code == 403
     assert "cm_admin=" not in answer.headers.get("set-cookie", "")
 
 
 def test_a_post_without_the_csrf_token_changes_nothing(
-    server: Server, api: httpx.Client, workspace: WorkspaceKeys
+    server: Server, api: httpx.Client, owner: Teammate
 ) -> None:
     make(api, role="lead", email="bo@example.com", name="Bo")
     make(api, role="lead", email="bo@example.com", name="Bo")
     [cluster] = api.get("/duplicates").json()["data"]
-    other = make_workspace(server.database, "Other")
-    with signed_in_client(server, workspace.token) as client, signed_in_client(server, other.token) as them:
+    other = make_teammate(server.database, make_workspace(server.database, "Other"))
+    with signed_in_client(server, owner) as client, signed_in_client(server, other) as them:
         forged = csrf_of(them.get("/admin/duplicates").text)  # a valid token, of another session
         for data in ({}, {"csrf": ""}, {"csrf": forged}):
             answer = client.post(f"/admin/duplicates/{cluster['id']}/reject", data=data)
@@ -227,8 +229,8 @@ def test_an_admin_never_sees_another_workspace(server: Server, api: httpx.Client
     merge = api.post("/contacts/merge", json={"from": lead, "into": theirs})
     assert merge.status_code == 200
     [record] = api.get("/merges", params={"contact_id": theirs}).json()["data"]
-    mine = make_workspace(server.database, "Mine")
-    with signed_in_client(server, mine.token) as client:
+    mine = make_teammate(server.database, make_workspace(server.database, "Mine"))
+    with signed_in_client(server, mine) as client:
         queue = client.get("/admin/duplicates")
         assert queue.status_code == 200 and "secret@example.com" not in queue.text
         csrf = csrf_of(queue.text)
@@ -249,12 +251,12 @@ def test_an_admin_never_sees_another_workspace(server: Server, api: httpx.Client
 
 
 def test_the_search_box_finds_a_phone_as_the_workspace_writes_it(
-    server: Server, api: httpx.Client, workspace: WorkspaceKeys
+    server: Server, api: httpx.Client, workspace: WorkspaceKeys, owner: Teammate
 ) -> None:
     with transaction(make_sessionmaker(server.database.engine)) as db:
         workspaces.update_settings(db, db.get_one(Workspace, workspace.app_id), phone_region="GB")
     make(api, role="lead", name="Caller From Leeds", phone="+44 113 496 0000")
-    with signed_in_client(server, workspace.token) as client:
+    with signed_in_client(server, owner) as client:
         for typed in ("0113 496 0000", "+441134960000"):
             found = client.get("/admin/contacts", params={"q": typed})
             assert found.status_code == 200 and "Caller From Leeds" in found.text, typed
@@ -287,12 +289,12 @@ SURNAMES = [
 
 
 def test_the_suggestion_pages_read_the_stored_queue_with_its_true_total(
-    server: Server, api: httpx.Client, workspace: WorkspaceKeys
+    server: Server, api: httpx.Client, owner: Teammate
 ) -> None:
     for surname in SURNAMES:  # 21 pairs: one more than a page holds
         make(api, role="lead", name=f"Robin {surname}", email=f"robin.{surname.lower()}@example.com")
         make(api, role="lead", name=f"Robin  {surname}", email=f"robin{surname.lower()}@example.com")
-    with signed_in_client(server, workspace.token) as client:
+    with signed_in_client(server, owner) as client:
         empty = client.get("/admin/duplicates", params={"mode": "fuzzy"})
         assert "No suggestion scan has run yet" in empty.text and 'class="suggestion"' not in empty.text
         started = client.post("/admin/duplicates/suggestions/scan", data={"csrf": csrf_of(empty.text)})

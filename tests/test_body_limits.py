@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from contactmerge.api.app import create_app
 from contactmerge.settings import Settings
 from contactmerge.storage.tables import Contact, Import
-from tests.conftest import Database, Server, free_port, make_workspace
+from tests.conftest import Database, Server, free_port, make_teammate, make_workspace
 from tests.test_admin_pages import csrf_of, signed_in_client
 
 MiB = 1 << 20
@@ -228,7 +228,7 @@ def test_the_admin_upload_is_refused_with_a_page_before_sign_in(process: Process
     assert f"at most {UPLOAD_LIMIT:,} bytes" in response.text
     assert response.headers["x-frame-options"]  # the admin pages' own headers
     assert growth < GROWTH_ALLOWED, f"the server grew by {growth / MiB:.1f} MiB"
-    with signed_in_client(process.server, keys.token) as client:
+    with signed_in_client(process.server, make_teammate(process.server.database, keys)) as client:
         csrf = csrf_of(client.get("/admin/imports/new").text)
         chunked = send(client, "/admin/imports", csv_upload(FLOOD, {"csrf": csrf}), UPLOAD_TYPE, sized=False)
         assert chunked.status_code == 413 and f"at most {UPLOAD_LIMIT:,} bytes" in chunked.text
@@ -256,7 +256,7 @@ def test_uploads_larger_than_a_json_body_reach_both_upload_routes(process: Proce
         headers = {**UPLOAD_TYPE, "Authorization": f"Bearer {keys.token}"}
         accepted = send(client, "/imports", csv_upload(size), headers, sized=True)
         assert accepted.status_code == 202, accepted.text
-    with signed_in_client(process.server, keys.token) as client:
+    with signed_in_client(process.server, make_teammate(process.server.database, keys)) as client:
         csrf = csrf_of(client.get("/admin/imports/new").text)
         draft = send(client, "/admin/imports", csv_upload(size, {"csrf": csrf}), UPLOAD_TYPE, sized=False)
         assert draft.status_code == 303 and draft.headers["location"].endswith("/mapping"), draft.text

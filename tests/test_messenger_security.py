@@ -16,7 +16,7 @@ from contactmerge.domain.identity import user_hash
 from contactmerge.storage.db import make_sessionmaker, transaction
 from contactmerge.storage.merges import identifiers_of
 from contactmerge.storage.tables import Workspace
-from tests.conftest import Database, Server, WorkspaceKeys
+from tests.conftest import Database, Server, Teammate, WorkspaceKeys, make_teammate
 from tests.helpers import finished
 from tests.test_admin_pages import csrf_of, signed_in_client
 from tests.test_messenger import ping, readable, say, settle
@@ -115,7 +115,7 @@ def test_a_signed_own_user_id_with_the_victims_email_logs_in_as_the_attacker_onl
             ("email", "victim@example.com", "claimed")
         ]
     assert api.get("/merge_marks").json()["total_count"] == 0
-    with signed_in_client(server, workspace.token) as admin:
+    with signed_in_client(server, make_teammate(server.database, workspace)) as admin:
         page = admin.get(f"/admin/contacts/{attacker['id']}").text
     assert 'email <code>victim@example.com</code> <span class="badge">claimed</span>' in page
 
@@ -277,16 +277,19 @@ def test_any_jwt_value_is_a_clean_refusal(
 @pytest.mark.parametrize(
     "bad", ["é" * 64, "", "\x00", "x" * 10_000], ids=["non-ascii", "empty", "nul", "10kB"]
 )
-def test_any_admin_csrf_value_is_a_clean_refusal(server: Server, workspace: WorkspaceKeys, bad: str) -> None:
+def test_any_admin_csrf_value_is_a_clean_refusal(server: Server, owner: Teammate, bad: str) -> None:
     with httpx.Client(base_url=server.base_url, timeout=30) as client:
         client.get("/admin/login")
-        sign_in = client.post("/admin/login", data={"token": workspace.token, "csrf": bad})
+        sign_in = client.post(
+            "/admin/login", data={"email": owner.email, "password": owner.password, "csrf": bad}
+        )
         assert 400 <= sign_in.status_code < 500
         assert "cm_admin=" not in sign_in.headers.get("set-cookie", "")
         form = client.get("/admin/login")
         assert (
             client.post(
-                "/admin/login", data={"token": workspace.token, "csrf": csrf_of(form.text)}
+                "/admin/login",
+                data={"email": owner.email, "password": owner.password, "csrf": csrf_of(form.text)},
             ).status_code
             == 303
         )

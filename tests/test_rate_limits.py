@@ -25,7 +25,7 @@ from contactmerge.services.rate_limits import ANY_WORKSPACE, Limiter
 from contactmerge.settings import Settings
 from contactmerge.storage import rate_limits as repo
 from contactmerge.storage.db import make_sessionmaker
-from tests.conftest import Database, Server, make_workspace, serve
+from tests.conftest import Database, Server, make_teammate, make_workspace, serve
 from tests.helpers import error_of
 
 PER_ADDRESS = 3
@@ -132,19 +132,21 @@ def test_servers_of_one_database_share_the_count(limited: Server, database: Data
 # --- admin sign-in ------------------------------------------------------------------------------------
 
 
-def sign_in(client: httpx.Client, token: str) -> httpx.Response:
+def sign_in(client: httpx.Client, email: str, password: str) -> httpx.Response:
     form = client.get("/admin/login")
     found = re.search(r'name="csrf" value="([0-9a-f]+)"', form.text)
     assert found, "the sign-in form has no CSRF field"
-    return client.post("/admin/login", data={"token": token, "csrf": found.group(1)})
+    return client.post("/admin/login", data={"email": email, "password": password, "csrf": found.group(1)})
 
 
 def test_wrong_sign_ins_block_the_address_with_a_page(limited: Server, database: Database) -> None:
     keys = make_workspace(database)
+    who = make_teammate(database, keys)
     with client_from(limited, fresh_address()) as client:
-        for _ in range(PER_ADDRESS):
-            assert sign_in(client, "cm_not-a-real-token").status_code == 401
-        blocked = sign_in(client, keys.token)
+        for attempt in range(PER_ADDRESS):  # wrong passwords and unknown emails count alike
+            email = who.email if attempt % 2 else f"nobody{attempt}@example.com"
+            assert sign_in(client, email, "not the password").status_code == 401
+        blocked = sign_in(client, who.email, who.password)
         assert blocked.status_code == 429
         assert blocked.headers["content-type"].startswith("text/html")
         assert "Too many failed attempts" in blocked.text
@@ -154,16 +156,16 @@ def test_wrong_sign_ins_block_the_address_with_a_page(limited: Server, database:
         # the API's tokens are counted apart: the sign-in form's misses leave them alone
         assert client.get("/tags", headers=bearer(keys.token)).status_code == 200
     with client_from(limited, fresh_address()) as other:
-        assert sign_in(other, keys.token).status_code == 303
+        assert sign_in(other, who.email, who.password).status_code == 303
 
 
 def test_a_forged_session_cookie_counts_and_no_cookie_does_not(limited: Server, database: Database) -> None:
-    keys = make_workspace(database)
+    who = make_teammate(database, make_workspace(database))
     address = fresh_address()
     with client_from(limited, address) as visitor:
         for _ in range(PER_ADDRESS + 2):
             assert visitor.get("/admin/duplicates").status_code == 303  # to the sign-in form
-        assert sign_in(visitor, keys.token).status_code == 303
+        assert sign_in(visitor, who.email, who.password).status_code == 303
     with client_from(limited, address) as forger:
         forger.cookies.set("cm_admin", "cm_not-a-real-token", path="/admin")
         for _ in range(PER_ADDRESS):
