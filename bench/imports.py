@@ -190,6 +190,7 @@ def start_import(sessions: sessionmaker[Session], path: Path, workspace_name: st
             mapping={},
             dry_run=False,
             size_bytes=path.stat().st_size,
+            actor="bench",
         )
         return workspace.id, job.id
 

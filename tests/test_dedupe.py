@@ -105,7 +105,7 @@ def test_scan_apply_and_batch_undo_restore_the_workspace(database: Database) -> 
     assert summary["clusters"] == 2 and summary["shared_keys_held_for_review"] == 1
     assert summary["merges_planned"] == 3 and summary["clusters_needing_approval"] == 1
     with transaction(sessions) as db:
-        done = batches.apply_now(db, db.get_one(Workspace, workspace_id))
+        done = batches.apply_now(db, db.get_one(Workspace, workspace_id), actor="test")
     batch_id = done.id
     assert done.counts["merged"] == 3
     with sessions() as db:
@@ -113,7 +113,7 @@ def test_scan_apply_and_batch_undo_restore_the_workspace(database: Database) -> 
         again = scan.scan(db, db.get_one(Workspace, workspace_id))
         assert again.summary()["merges_planned"] == 0
     with transaction(sessions) as db:
-        report = merging.undo_batch(db, db.get_one(Workspace, workspace_id), batch_id)
+        report = merging.undo_batch(db, db.get_one(Workspace, workspace_id), batch_id, actor="test")
     assert report["merges_undone"] == 3 and report["conflicts"] == []
     with sessions() as db:
         assert snapshot(db, workspace_id) == before
@@ -125,7 +125,7 @@ def test_review_queue_holds_the_scan_clusters_verdicts_and_held_keys(database: D
     with transaction(sessions) as db:
         workspace = db.get_one(Workspace, workspace_id)
         first = review.queue(db, workspace).clusters[0]
-        review.decide(db, workspace, first.planned.cluster.id, "rejected")
+        review.decide(db, workspace, first.planned.cluster.id, "rejected", actor="test")
     with sessions() as db:
         workspace = db.get_one(Workspace, workspace_id)
         found = review.queue(db, workspace)

@@ -81,16 +81,18 @@ def seed(database: Database) -> str:
         for reviewed in review.review(db, workspace):
             members = {db.get_one(Contact, (workspace.id, m)).name for m in reviewed.planned.cluster.members}
             if members == {"Zed", "ZED"}:
-                review.decide(db, workspace, reviewed.planned.cluster.id, "approved")
+                review.decide(db, workspace, reviewed.planned.cluster.id, "approved", actor="test")
             elif members == {"Twin 0", "Twin 1"}:
-                review.decide(db, workspace, reviewed.planned.cluster.id, "rejected")
+                review.decide(db, workspace, reviewed.planned.cluster.id, "rejected", actor="test")
         return workspace.id
 
 
 def start_batch(database: Database, workspace_id: str) -> str:
     with transaction(make_sessionmaker(database.engine)) as db:
         workspace = db.get_one(Workspace, workspace_id)
-        return batches.start_batch(db, workspace, keys=("email", "external_id", "phone"), cluster_ids=[]).id
+        return batches.start_batch(
+            db, workspace, keys=("email", "external_id", "phone"), cluster_ids=[], actor="test"
+        ).id
 
 
 def batch_of(database: Database, workspace_id: str, batch_id: str) -> Batch:

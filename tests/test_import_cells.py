@@ -66,6 +66,7 @@ def run(
             dry_run=dry_run,
             size_bytes=path.stat().st_size,
             region=region,
+            actor="test",
         )
     return importing.run_import(
         sessions, workspace_id, job.id, lambda: path.open("rb"), region=server_region, chunk_rows=5
@@ -227,6 +228,7 @@ def test_an_unknown_region_is_refused_naming_the_field_and_nothing_changes(datab
                     dry_run=False,
                     size_bytes=1,
                     region=region,
+                    actor="test",
                 )
         except BadRequest as error:
             assert error.field == "region" and f"'{region}' is not a region code" in error.message
@@ -258,7 +260,7 @@ def test_undo_takes_back_rows_that_lost_a_cell(database: Database, tmp_path: Pat
     assert ["7", "updated", "signed_up_at"] in [row[:3] for row in problems(database, workspace_id, job.id)]
     assert stored(database, workspace_id)["Bad date"][6] == 3
     with transaction(make_sessionmaker(database.engine)) as db:
-        undone = outcomes.undo_import(db, db.get_one(Workspace, workspace_id), job.id)
+        undone = outcomes.undo_import(db, db.get_one(Workspace, workspace_id), job.id, actor="test")
         assert undone.undo_report == {
             "merges_undone": 0,
             "updates_reverted": 1,
@@ -320,7 +322,14 @@ def test_garbage_in_other_cells_never_costs_a_row_with_a_valid_email(
     with sessions() as db, db.begin() as tx:
         workspace = db.get_one(Workspace, workspace_id)
         job = importing.create_import(
-            db, workspace, filename="g.csv", role="lead", mapping={}, dry_run=True, size_bytes=1
+            db,
+            workspace,
+            filename="g.csv",
+            role="lead",
+            mapping={},
+            dry_run=True,
+            size_bytes=1,
+            actor="test",
         )
         types = {"seats": "integer"}
         ctx = ChunkContext(workspace, job, auto_map(header, types, {}), header, types, "US")

@@ -36,6 +36,7 @@ def run(database: Database, workspace_id: str, path: Path, role: str, chunk_rows
             mapping={},
             dry_run=False,
             size_bytes=path.stat().st_size,
+            actor="test",
         )
     done = importing.run_import(
         sessions, workspace_id, job.id, lambda: path.open("rb"), chunk_rows=chunk_rows
@@ -272,7 +273,7 @@ def test_undo_removes_the_leads_kept_apart_and_leaves_the_other_person(
         "lead",
     )
     with transaction(make_sessionmaker(database.engine)) as db:
-        undone = outcomes.undo_import(db, db.get_one(Workspace, workspace_id), job.id)
+        undone = outcomes.undo_import(db, db.get_one(Workspace, workspace_id), job.id, actor="test")
     assert undone.undo_report is not None and undone.undo_report["contacts_removed"] == 1
     assert live(database, workspace_id, "info@acme.com") == [("lead", "Charlotte Evans", None)]
 

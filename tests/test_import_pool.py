@@ -61,6 +61,7 @@ def start(database: Database, path: Path, *, dry_run: bool = False) -> tuple[str
             mapping={},
             dry_run=dry_run,
             size_bytes=path.stat().st_size,
+            actor="test",
         )
         return workspace_id, job.id
 

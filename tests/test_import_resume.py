@@ -63,6 +63,7 @@ def upload(database: Database) -> tuple[str, str]:
             dry_run=False,
             chunks=[raw[at : at + 16_384] for at in range(0, len(raw), 16_384)],
             max_bytes=len(raw),
+            actor="test",
         )
         return workspace.id, job.id
 

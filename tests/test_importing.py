@@ -54,6 +54,7 @@ def run(
             mapping=mapping or {},
             dry_run=dry_run,
             size_bytes=path.stat().st_size,
+            actor="test",
         )
     return importing.run_import(sessions, workspace_id, job.id, lambda: path.open("rb"), chunk_rows=250)
 
@@ -224,7 +225,7 @@ def test_undo_takes_the_whole_import_back(database: Database, tmp_path: Path) ->
     job = run(database, workspace_id, path)
     assert job.counts == {"created": 1, "updated": 1, "merged": 1}
     with transaction(sessions) as db:
-        undone = outcomes.undo_import(db, db.get_one(Workspace, workspace_id), job.id)
+        undone = outcomes.undo_import(db, db.get_one(Workspace, workspace_id), job.id, actor="test")
         assert undone.undo_report == {
             "merges_undone": 1,
             "updates_reverted": 1,
@@ -235,7 +236,7 @@ def test_undo_takes_the_whole_import_back(database: Database, tmp_path: Path) ->
         after = snapshot(db, workspace_id)
     assert after == before
     with pytest.raises(ContactMergeError) as again, transaction(sessions) as db:
-        outcomes.undo_import(db, db.get_one(Workspace, workspace_id), job.id)
+        outcomes.undo_import(db, db.get_one(Workspace, workspace_id), job.id, actor="test")
     assert again.value.code == "import_not_undoable"
 
 
@@ -268,6 +269,7 @@ def test_an_interrupted_import_resumes_where_it_stopped(database: Database, tmp_
                 mapping={},
                 dry_run=False,
                 size_bytes=path.stat().st_size,
+                actor="test",
             )
 
         def stop_after_first_chunk(current: Import) -> None:
@@ -357,6 +359,7 @@ def test_a_runner_that_was_taken_over_stops_and_applies_no_row_twice(
             mapping={},
             dry_run=False,
             size_bytes=path.stat().st_size,
+            actor="test",
         )
     taken_over: list[Import] = []
 

@@ -166,7 +166,7 @@ def test_merge_keeps_every_row_and_undo_restores_them(database: Database, lead: 
 
     with transaction(sessions) as db:
         workspace = db.get_one(Workspace, workspace_id)
-        report = merging.undo_merge(db, workspace, merge_id).undo_report
+        report = merging.undo_merge(db, workspace, merge_id, actor="test").undo_report
         assert report is not None and report["conflicts"] == []
     with sessions() as db:
         assert snapshot(db, workspace_id) == before
@@ -196,7 +196,7 @@ def test_chained_merges_undo_in_any_order(database: Database, specs: Any, order:
         assert merging.canonical_id(db, db.get_one(Workspace, workspace_id), a) == c
     for index in order:
         with transaction(sessions) as db:
-            merging.undo_merge(db, db.get_one(Workspace, workspace_id), merge_ids[index])
+            merging.undo_merge(db, db.get_one(Workspace, workspace_id), merge_ids[index], actor="test")
     with sessions() as db:
         after = snapshot(db, workspace_id)
     # Values the first merge filled into B were then carried into C by the second; undo order decides what

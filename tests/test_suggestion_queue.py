@@ -105,8 +105,8 @@ def test_decisions_and_merges_hold_across_scans(database: Database) -> None:
     sessions = make_sessionmaker(database.engine)
     with transaction(sessions) as db:
         workspace = db.get_one(Workspace, workspace_id)
-        review.reject_pair(db, workspace, pairs["kim"])
-        merged = review.approve_pair(db, workspace, pairs["email"])
+        review.reject_pair(db, workspace, pairs["kim"], actor="test")
+        merged = review.approve_pair(db, workspace, pairs["email"], actor="test")
     assert ids(read(database, workspace_id)) == [pairs["phone"]]
     with transaction(sessions) as db:
         contacts.set_archived(db, db.get_one(Workspace, workspace_id), pairs["phone"].split(":")[0], True)
@@ -116,7 +116,7 @@ def test_decisions_and_merges_hold_across_scans(database: Database) -> None:
     assert read(database, workspace_id, min_score=0.0).suggestions == []  # not even at the lowest score
     with transaction(sessions) as db:
         contacts.set_archived(db, db.get_one(Workspace, workspace_id), pairs["phone"].split(":")[0], False)
-        merging.undo_merge(db, db.get_one(Workspace, workspace_id), merged.merge.id)
+        merging.undo_merge(db, db.get_one(Workspace, workspace_id), merged.merge.id, actor="test")
     rescan(database, workspace_id)
     # the rejected pair never comes back; the approved pair stays decided even once its merge is undone
     assert ids(read(database, workspace_id, min_score=0.0)) == [pairs["phone"]]
@@ -278,7 +278,9 @@ def test_a_failing_scan_is_marked_failed_and_holds_back_no_other_batch(
     with transaction(sessions) as db:
         scan = queue.start_scan(db, db.get_one(Workspace, failing_id))
     with transaction(sessions) as db:
-        other = batches.start_batch(db, db.get_one(Workspace, other_id), keys=["email"], cluster_ids=[])
+        other = batches.start_batch(
+            db, db.get_one(Workspace, other_id), keys=["email"], cluster_ids=[], actor="test"
+        )
 
     def broken(*args: Any, **options: Any) -> suggest.FuzzyScan:
         raise MemoryError("no memory left for the blocks")

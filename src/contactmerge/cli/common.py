@@ -16,6 +16,9 @@ from contactmerge.errors import ContactMergeError
 from contactmerge.settings import Settings
 from contactmerge.storage.db import make_engine, make_sessionmaker, read_only, transaction
 
+# Who the CLI's changes are recorded as (domain.teammates): the command line, not a teammate or a token
+CLI_ACTOR = "cli"
+
 console = Console()
 err_console = Console(stderr=True)
 

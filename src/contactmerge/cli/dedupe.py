@@ -13,7 +13,16 @@ from rich.progress import Progress, TextColumn
 from rich.table import Table
 from sqlalchemy.orm import Session as DbSession
 
-from contactmerge.cli.common import console, err_console, fail, output, reading, unit_of_work, writable
+from contactmerge.cli.common import (
+    CLI_ACTOR,
+    console,
+    err_console,
+    fail,
+    output,
+    reading,
+    unit_of_work,
+    writable,
+)
 from contactmerge.services import csv_export, workspaces
 from contactmerge.services.duplicates import batches, queue, review, scan, suggest
 from contactmerge.storage.tables import Workspace
@@ -170,7 +179,9 @@ def apply_command(
         chosen = workspaces.resolve(db, workspace)
         with Progress(console=err_console, transient=True) as bar:
             bar.add_task("merging", total=None)
-            outcome = batches.apply_now(db, chosen, keys=scan.parse_keys(keys), cluster_ids=clusters)
+            outcome = batches.apply_now(
+                db, chosen, keys=scan.parse_keys(keys), cluster_ids=clusters, actor=CLI_ACTOR
+            )
     counts = outcome.counts
     console.print(
         f"merged {counts['merged']} contacts in batch {outcome.id} ({counts['clusters']} clusters not "
@@ -195,9 +206,9 @@ def reject_command(
 
 def _reject(db: DbSession, workspace: Workspace, subject: str) -> str:
     if review.is_pair(subject):
-        first, second = review.reject_pair(db, workspace, subject)
+        first, second = review.reject_pair(db, workspace, subject, actor=CLI_ACTOR)
         return f"rejected suggestion {first}:{second}: not suggested again"
-    review.decide(db, workspace, subject, "rejected")
+    review.decide(db, workspace, subject, "rejected", actor=CLI_ACTOR)
     return f"rejected cluster {subject}: kept apart while its members stay the same"
 
 
@@ -209,7 +220,7 @@ def undo_command(
     """Undo every merge of a bulk-merge batch."""
     with unit_of_work() as db:
         chosen = workspaces.resolve(db, workspace)
-        batch = batches.undo(db, chosen, batch_id)
+        batch = batches.undo(db, chosen, batch_id, actor=CLI_ACTOR)
         undone = batch.counts.get("undone", 0)
     console.print(f"batch {batch_id} undone: {undone} merges", highlight=False)
 

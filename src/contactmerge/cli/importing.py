@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from contactmerge.cli.common import console, err_console, fail, settings, unit_of_work
+from contactmerge.cli.common import CLI_ACTOR, console, err_console, fail, settings, unit_of_work
 from contactmerge.domain.importing import COUNT_LABELS
 from contactmerge.errors import ContactMergeError
 from contactmerge.services import workspaces
@@ -52,6 +52,7 @@ def import_command(
             job = importing.create_import(
                 db,
                 chosen,
+                actor=CLI_ACTOR,
                 filename=file.name,
                 role=role,
                 mapping=importing.parse_mapping(mapping),
@@ -144,7 +145,7 @@ def errors_command(import_id: str = typer.Argument(...), workspace: str | None =
 def undo_command(import_id: str = typer.Argument(...), workspace: str | None = WorkspaceOption) -> None:
     """Undo a whole import: its merges, its updates, and the contacts it created (unless changed since)."""
     with unit_of_work() as db:
-        job = outcomes.undo_import(db, workspaces.resolve(db, workspace), import_id)
+        job = outcomes.undo_import(db, workspaces.resolve(db, workspace), import_id, actor=CLI_ACTOR)
         report = dict(job.undo_report or {})
     console.print(
         f"undone: {report['merges_undone']} merges, {report['updates_reverted']} updates, "

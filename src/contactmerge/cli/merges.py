@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from contactmerge.cli.common import console, fail, unit_of_work
+from contactmerge.cli.common import CLI_ACTOR, console, fail, unit_of_work
 from contactmerge.services import merging, workspaces
 from contactmerge.storage.tables import Merge
 
@@ -47,7 +47,7 @@ def merge_command(
             target,
             force=force,
             skip_duplicate_validation=skip_duplicate_validation,
-            requested_by="cli",
+            requested_by=CLI_ACTOR,
         )
         merge = result.merge
     if result.held:
@@ -131,12 +131,12 @@ def undo_command(
     with unit_of_work() as db:
         chosen = workspaces.resolve(db, workspace)
         if batch is not None:
-            report = merging.undo_batch(db, chosen, batch)
+            report = merging.undo_batch(db, chosen, batch, actor=CLI_ACTOR)
             console.print(f"undone: {report['merges_undone']} merges of batch {batch}", highlight=False)
             for conflict in report["conflicts"][:20]:
                 console.print(f"[yellow]kept[/] {conflict}", highlight=False)
             return
-        merge = merging.undo_merge(db, chosen, str(merge_id))
+        merge = merging.undo_merge(db, chosen, str(merge_id), actor=CLI_ACTOR)
         report = merge.undo_report or {}
     console.print(f"undone: {merge.source_id} is back, separate from {merge.target_id}", highlight=False)
     restored = ", ".join(f"{k} {v}" for k, v in report.get("restored", {}).items())

@@ -12,8 +12,9 @@ from contactmerge.storage import merges as repo
 from contactmerge.storage.tables import Contact, Merge, Workspace
 
 
-def undo_merge(db: DbSession, workspace: Workspace, merge_id: str) -> Merge:
-    """Bring the source back with its own rows and values; filled-in values changed since are conflicts."""
+def undo_merge(db: DbSession, workspace: Workspace, merge_id: str, *, actor: str) -> Merge:
+    """Bring the source back with its own rows and values; filled-in values changed since are conflicts.
+    ``actor`` (domain.teammates) is recorded as who undid it."""
     merge = repo.get(db, workspace.id, merge_id, lock=True)
     if merge is None:
         raise NotFound(f"Merge Not Found: no merge has id '{merge_id}'", field="id")
@@ -41,6 +42,7 @@ def undo_merge(db: DbSession, workspace: Workspace, merge_id: str) -> Merge:
     target.updated_at = stamp
     merge.state = "undone"
     merge.undone_at = stamp
+    merge.undone_by = actor
     merge.undo_report = {"restored": restored, "taken_back": taken_back, "conflicts": conflicts}
     db.flush()
     return merge
@@ -92,12 +94,12 @@ def _take_back(
     return taken_back, conflicts
 
 
-def undo_batch(db: DbSession, workspace: Workspace, batch_id: str) -> dict[str, Any]:
+def undo_batch(db: DbSession, workspace: Workspace, batch_id: str, *, actor: str) -> dict[str, Any]:
     """Undo every merge of a batch (an import, a dedupe run) still applied, newest first."""
     conflicts: list[dict[str, Any]] = []
     undone = 0
     for merge in repo.applied_in_batch(db, workspace.id, batch_id):
-        report = undo_merge(db, workspace, merge.id).undo_report or {}
+        report = undo_merge(db, workspace, merge.id, actor=actor).undo_report or {}
         conflicts.extend({"merge_id": merge.id, **c} for c in report.get("conflicts", []))
         undone += 1
     return {"merges_undone": undone, "conflicts": conflicts}

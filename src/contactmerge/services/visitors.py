@@ -118,7 +118,14 @@ def update_visitor(
 
 
 def convert_visitor(
-    db: DbSession, workspace: Workspace, ref: VisitorRef, to: ConvertTo, user: UserRef, *, region: str
+    db: DbSession,
+    workspace: Workspace,
+    ref: VisitorRef,
+    to: ConvertTo,
+    user: UserRef,
+    *,
+    region: str,
+    actor: str,
 ) -> Converted:
     """Intercom's convert: merge into the existing contact ``user`` names (R4), else change in place."""
     visitor = find_visitor(db, workspace, ref, prefix="visitor.")
@@ -126,7 +133,7 @@ def convert_visitor(
     email = normalize_email(user.email, field="user.email") if user.email else None
     if user.id and user.id != visitor.id:
         target = _named_contact(db, workspace, user.id, to)
-        return _merge(db, workspace, visitor, target, {"matched_by": "id"})
+        return _merge(db, workspace, visitor, target, {"matched_by": "id"}, actor)
     if to == "user" and not external_id and not email:
         raise ParameterNotFound("name the user with id, user_id or email", field="user")
     if to == "user" and not user.id:  # the visitor's own id as user.id asks for a conversion in place
@@ -138,7 +145,7 @@ def convert_visitor(
             existing = _user_with_email(db, workspace, email[1])
             evidence = {"matched_by": "email", "email": email[1]}
         if existing is not None:
-            return _merge(db, workspace, visitor, existing, evidence)
+            return _merge(db, workspace, visitor, existing, evidence, actor)
     return Converted(_in_place(db, workspace, visitor, to, external_id, email, region=region))
 
 
@@ -161,13 +168,18 @@ def _user_with_email(db: DbSession, workspace: Workspace, email_normalized: str)
 
 
 def _merge(
-    db: DbSession, workspace: Workspace, visitor: Contact, target: Contact, evidence: dict[str, Any]
+    db: DbSession,
+    workspace: Workspace,
+    visitor: Contact,
+    target: Contact,
+    evidence: dict[str, Any],
+    actor: str,
 ) -> Converted:
     session = anonymous_id(db, workspace, visitor)
     if session is not None:
         evidence = {**evidence, "session": session}
     result = merging.merge_contacts(
-        db, workspace, visitor.id, target.id, reason="api", evidence=evidence, requested_by="api"
+        db, workspace, visitor.id, target.id, reason="api", evidence=evidence, requested_by=actor
     )
     return Converted(result.survivor, result.merge)
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
+from contactmerge.domain.teammates import Action
 from contactmerge.errors import BadRequest, Gone
 from contactmerge.services import contacts, conversations, events, merging, notes, tags
 from contactmerge.storage.tables import Contact
@@ -146,8 +147,10 @@ def confirm_merge(
     request: Request, ctx: AdminContext = Depends(admin_context), form: FormData = Depends(checked_form)
 ) -> Response:
     source, target = str(form.get("from", "")), str(form.get("into", ""))
+    force = form.get("force") == "true"
+    ctx.require(Action.FORCE_MERGE if force else Action.MERGE)
     result = merging.merge_contacts(
-        ctx.db, ctx.workspace, source, target, force=form.get("force") == "true", requested_by="admin"
+        ctx.db, ctx.workspace, source, target, force=force, requested_by=ctx.actor
     )
     ctx.commit()
     if result.held:
@@ -166,7 +169,8 @@ def undo_merge(
     ctx: AdminContext = Depends(admin_context),
     form: FormData = Depends(checked_form),
 ) -> Response:
-    merge = merging.undo_merge(ctx.db, ctx.workspace, merge_id)
+    ctx.require(Action.UNDO)
+    merge = merging.undo_merge(ctx.db, ctx.workspace, merge_id, actor=ctx.actor)
     report = merge.undo_report or {}
     ctx.commit()
     notice = f"Merge {merge.id} undone: contact {merge.source_id} is back with its own data."

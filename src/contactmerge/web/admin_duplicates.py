@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
 from contactmerge.domain.dedupe import KEYS
+from contactmerge.domain.teammates import Action
 from contactmerge.errors import BadRequest
 from contactmerge.services import contacts
 from contactmerge.services.duplicates import batches, queue, review, scan
@@ -98,15 +99,18 @@ def _suggestions(ctx: AdminContext, min_score: float, page: int) -> dict[str, An
 
 def _decide(request: Request, ctx: AdminContext, form: FormData, subject: str, verdict: str) -> Response:
     back = back_to(form.get("back"), "/admin/duplicates")
+    ctx.require(Action.REVIEW)
     if not review.is_pair(subject):
-        review.decide(ctx.db, ctx.workspace, subject, verdict)
+        review.decide(ctx.db, ctx.workspace, subject, verdict, actor=ctx.actor)
         ctx.commit()
         return redirect(request, back, f"Cluster {subject} {verdict}.")
     if verdict == "rejected":
-        review.reject_pair(ctx.db, ctx.workspace, subject)
+        review.reject_pair(ctx.db, ctx.workspace, subject, actor=ctx.actor)
         ctx.commit()
         return redirect(request, back, "Suggestion rejected: this pair will not be suggested again.")
-    result = review.approve_pair(ctx.db, ctx.workspace, subject)
+    if all(c.role == "user" for c in review.pair_contacts(ctx.db, ctx.workspace, subject)):
+        ctx.require(Action.FORCE_MERGE)  # approving two users merges them, forced
+    result = review.approve_pair(ctx.db, ctx.workspace, subject, actor=ctx.actor)
     ctx.commit()
     return redirect(request, back, f"Merged {result.merge.source_id} into {result.survivor.id}.")
 
@@ -137,7 +141,8 @@ def apply(
 ) -> Response:
     key = form.get("key")
     keys = scan.parse_keys(key if isinstance(key, str) and key else None)
-    batch = batches.start_batch(ctx.db, ctx.workspace, keys=keys, cluster_ids=[])
+    ctx.require(Action.APPLY_BATCH)
+    batch = batches.start_batch(ctx.db, ctx.workspace, keys=keys, cluster_ids=[], actor=ctx.actor)
     ctx.commit()
     wake_worker(request)
     return redirect(
@@ -149,7 +154,7 @@ def apply(
 def scan_suggestions(
     request: Request, ctx: AdminContext = Depends(admin_context), form: FormData = Depends(checked_form)
 ) -> Response:
-    batch = queue.start_scan(ctx.db, ctx.workspace)
+    batch = queue.start_scan(ctx.db, ctx.workspace, actor=ctx.actor)
     ctx.commit()
     wake_worker(request)
     return redirect(
@@ -170,7 +175,8 @@ def undo_batch(
     ctx: AdminContext = Depends(admin_context),
     form: FormData = Depends(checked_form),
 ) -> Response:
-    batch = batches.undo(ctx.db, ctx.workspace, batch_id)
+    ctx.require(Action.UNDO)
+    batch = batches.undo(ctx.db, ctx.workspace, batch_id, actor=ctx.actor)
     undone = batch.counts.get("undone", 0)
     ctx.commit()
     return redirect(request, f"/admin/batches/{batch_id}", f"Batch undone: {undone} merges reversed.")

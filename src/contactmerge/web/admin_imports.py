@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from starlette.datastructures import FormData, UploadFile
 
 from contactmerge.domain.importing import COUNT_LABELS
+from contactmerge.domain.teammates import Action
 from contactmerge.errors import BadRequest
 from contactmerge.services.importing import drafts as import_drafts
 from contactmerge.services.importing import jobs as importing
@@ -89,6 +90,7 @@ def _default_region(ctx: AdminContext) -> str:
 def upload(
     request: Request, ctx: AdminContext = Depends(admin_context), form: FormData = Depends(checked_form)
 ) -> Response:
+    ctx.require(Action.IMPORT)
     role, dry_run = str(form.get("role", "")), form.get("dry_run") == "true"
     region = str(form.get("region") or "").strip()
     file = form.get("file")
@@ -104,6 +106,7 @@ def upload(
             chunks=iter(partial(file.file.read, UPLOAD_CHUNK), b""),
             max_bytes=ctx.settings.max_upload_bytes,
             region=region or None,
+            actor=ctx.actor,
         )
     except BadRequest as error:
         ctx.db.rollback()  # the draft and the chunks stored so far: nothing is kept
@@ -126,6 +129,7 @@ def upload(
 def mapping_form(
     request: Request, import_id: str, ctx: AdminContext = Depends(admin_context)
 ) -> HTMLResponse:
+    ctx.require(Action.IMPORT)
     draft = import_drafts.show(ctx.db, ctx.workspace, import_id)
     return _mapping_page(request, ctx, draft, list(draft.proposed), error=draft.clash)
 
@@ -168,6 +172,7 @@ def start(
     ctx: AdminContext = Depends(admin_context),
     form: FormData = Depends(checked_form),
 ) -> Response:
+    ctx.require(Action.IMPORT)
     draft = import_drafts.show(ctx.db, ctx.workspace, import_id)
     chosen = _choices(form, draft)
     try:
@@ -189,6 +194,7 @@ def discard(
     ctx: AdminContext = Depends(admin_context),
     form: FormData = Depends(checked_form),
 ) -> Response:
+    ctx.require(Action.IMPORT)
     import_drafts.discard(ctx.db, ctx.workspace, import_id)
     ctx.commit()
     return redirect(request, "/admin/imports", "Upload discarded: nothing was imported.")
@@ -232,7 +238,8 @@ def undo(
     ctx: AdminContext = Depends(admin_context),
     form: FormData = Depends(checked_form),
 ) -> Response:
-    job = outcomes.undo_import(ctx.db, ctx.workspace, import_id)
+    ctx.require(Action.UNDO)
+    job = outcomes.undo_import(ctx.db, ctx.workspace, import_id, actor=ctx.actor)
     report = dict(job.undo_report or {})
     ctx.commit()
     notice = (

@@ -164,7 +164,7 @@ def scan_suggestions(
 def approve(cluster_id: str, ctx: ApiContext = Depends(api_context)) -> dict[str, Any]:
     """A cluster is marked for the next batch; a suggestion (``a:b``) is merged at once."""
     if review.is_pair(cluster_id):
-        result = review.approve_pair(ctx.db, ctx.workspace, cluster_id)
+        result = review.approve_pair(ctx.db, ctx.workspace, cluster_id, actor=ctx.actor)
         ctx.commit()
         absorbed = result.merge.source_id
         return {
@@ -175,7 +175,7 @@ def approve(cluster_id: str, ctx: ApiContext = Depends(api_context)) -> dict[str
             "survivor": result.survivor.id,
             "merge_id": result.merge.id,
         }
-    reviewed = review.decide(ctx.db, ctx.workspace, cluster_id, "approved")
+    reviewed = review.decide(ctx.db, ctx.workspace, cluster_id, "approved", actor=ctx.actor)
     ctx.commit()
     return cluster_json(reviewed)
 
@@ -184,7 +184,7 @@ def approve(cluster_id: str, ctx: ApiContext = Depends(api_context)) -> dict[str
 def reject(cluster_id: str, ctx: ApiContext = Depends(api_context)) -> dict[str, Any]:
     """A cluster, or a suggestion (``a:b``): "not the same person"."""
     if review.is_pair(cluster_id):
-        first, second = review.reject_pair(ctx.db, ctx.workspace, cluster_id)
+        first, second = review.reject_pair(ctx.db, ctx.workspace, cluster_id, actor=ctx.actor)
         ctx.commit()
         return {
             "type": "duplicate_suggestion",
@@ -192,7 +192,7 @@ def reject(cluster_id: str, ctx: ApiContext = Depends(api_context)) -> dict[str,
             "contacts": [first, second],
             "decision": "rejected",
         }
-    reviewed = review.decide(ctx.db, ctx.workspace, cluster_id, "rejected")
+    reviewed = review.decide(ctx.db, ctx.workspace, cluster_id, "rejected", actor=ctx.actor)
     ctx.commit()
     return cluster_json(reviewed)
 
@@ -200,7 +200,9 @@ def reject(cluster_id: str, ctx: ApiContext = Depends(api_context)) -> dict[str,
 @router.post("/duplicates/apply", status_code=202)
 def apply(body: ApplyRequest, request: Request, ctx: ApiContext = Depends(api_context)) -> JSONResponse:
     keys = scan.parse_keys(",".join(body.keys) if body.keys else None)
-    batch = batches.start_batch(ctx.db, ctx.workspace, keys=keys, cluster_ids=body.cluster_ids)
+    batch = batches.start_batch(
+        ctx.db, ctx.workspace, keys=keys, cluster_ids=body.cluster_ids, actor=ctx.actor
+    )
     response = batch_json(batch)
     ctx.commit()
     wake_worker(request)
@@ -214,7 +216,7 @@ def get_batch(batch_id: str, ctx: ApiContext = Depends(api_context)) -> dict[str
 
 @router.post("/batches/{batch_id}/undo")
 def undo_batch(batch_id: str, ctx: ApiContext = Depends(api_context)) -> dict[str, Any]:
-    batch = batches.undo(ctx.db, ctx.workspace, batch_id)
+    batch = batches.undo(ctx.db, ctx.workspace, batch_id, actor=ctx.actor)
     response = batch_json(batch)
     ctx.commit()
     return response

@@ -76,6 +76,7 @@ def upload(
     job = importing.upload(
         ctx.db,
         ctx.workspace,
+        actor=ctx.actor,
         filename=file.filename or "upload.csv",
         role=role,
         mapping=mapping,
@@ -103,6 +104,6 @@ def errors_csv(import_id: str, ctx: ApiContext = Depends(api_context)) -> Stream
 
 @router.post("/imports/{import_id}/undo")
 def undo(import_id: str, ctx: ApiContext = Depends(api_context)) -> dict[str, Any]:
-    job = outcomes.undo_import(ctx.db, ctx.workspace, import_id)
+    job = outcomes.undo_import(ctx.db, ctx.workspace, import_id, actor=ctx.actor)
     ctx.commit()
     return shape(job)

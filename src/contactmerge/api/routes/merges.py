@@ -62,7 +62,7 @@ def merge_contacts(body: MergeRequest, ctx: ApiContext = Depends(api_context)) -
         body.into,
         force=body.force,
         skip_duplicate_validation=body.skip_duplicate_validation,
-        requested_by="api",
+        requested_by=ctx.actor,
     )
     ctx.commit()
     if result.held:
@@ -122,6 +122,6 @@ def get_merge(merge_id: str, ctx: ApiContext = Depends(api_context)) -> dict[str
 
 @router.post("/merges/{merge_id}/undo")
 def undo_merge(merge_id: str, ctx: ApiContext = Depends(api_context)) -> dict[str, Any]:
-    merge = merging.undo_merge(ctx.db, ctx.workspace, merge_id)
+    merge = merging.undo_merge(ctx.db, ctx.workspace, merge_id, actor=ctx.actor)
     ctx.commit()
     return shape(merge)

@@ -125,6 +125,7 @@ def convert_visitor(body: VisitorConvert, ctx: ApiContext = Depends(api_context)
         body.type,
         visitors.UserRef(id=user.id, user_id=user.user_id, email=user.email),
         region=ctx.phone_region,
+        actor=ctx.actor,
     )
     result = present_one(ctx, converted.contact)
     ctx.commit()

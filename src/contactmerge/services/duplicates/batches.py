@@ -17,8 +17,11 @@ from contactmerge.storage import batches as repo
 from contactmerge.storage.tables import Batch, Workspace
 
 
-def start_batch(db: DbSession, workspace: Workspace, *, keys: Iterable[str], cluster_ids: list[str]) -> Batch:
-    """A bulk merge for a worker: it scans again when it runs, so it applies what is true then."""
+def start_batch(
+    db: DbSession, workspace: Workspace, *, keys: Iterable[str], cluster_ids: list[str], actor: str
+) -> Batch:
+    """A bulk merge for a worker: it scans again when it runs, so it applies what is true then. Its merges
+    name ``actor`` as who requested them."""
     return repo.add(
         db,
         Batch(
@@ -28,6 +31,7 @@ def start_batch(db: DbSession, workspace: Workspace, *, keys: Iterable[str], clu
             state="pending",
             options={"keys": list(keys), "cluster_ids": cluster_ids},
             counts={},
+            requested_by=actor,
             created_at=now(),
         ),
     )
@@ -40,6 +44,7 @@ def run_batch(
     *,
     strict: bool = False,
     found: suggest.FuzzyScan | None = None,
+    actor: str | None = None,
 ) -> Batch:
     """The one runner of every batch, in its caller's transaction (the worker's, or the CLI's): a
     suggestion scan stores its queue (``found``: what ``queue.compute`` found for it beforehand); a bulk
@@ -70,7 +75,12 @@ def _merge_clusters(db: DbSession, batch: Batch, *, strict: bool) -> Batch:
         if requests:
             results.extend(
                 merging.merge_many(
-                    db, workspace, requests, requested_by="dedupe", batch_id=batch.id, force=forced
+                    db,
+                    workspace,
+                    requests,
+                    requested_by=batch.requested_by or "dedupe",
+                    batch_id=batch.id,
+                    force=forced,
                 )
             )
     batch.counts = {
@@ -86,12 +96,17 @@ def _merge_clusters(db: DbSession, batch: Batch, *, strict: bool) -> Batch:
 
 
 def apply_now(
-    db: DbSession, workspace: Workspace, *, keys: Iterable[str] = KEYS, cluster_ids: Iterable[str] = ()
+    db: DbSession,
+    workspace: Workspace,
+    *,
+    keys: Iterable[str] = KEYS,
+    cluster_ids: Iterable[str] = (),
+    actor: str,
 ) -> Batch:
     """R5 at once, in the caller's transaction: the batch a worker would run, run here (the CLI's apply);
     one scan, and a cluster id it does not find is refused with nothing merged."""
     wanted = list(dict.fromkeys(cluster_ids))
-    return run_batch(db, start_batch(db, workspace, keys=keys, cluster_ids=wanted), strict=True)
+    return run_batch(db, start_batch(db, workspace, keys=keys, cluster_ids=wanted, actor=actor), strict=True)
 
 
 def suggest_now(
@@ -102,10 +117,13 @@ def suggest_now(
     block_cap: int = suggest.DEFAULT_BLOCK_CAP,
     progress: queue.Progress | None = None,
     found: suggest.FuzzyScan | None = None,
+    actor: str | None = None,
 ) -> Batch:
     """R5 suggestion scan at once, in the caller's transaction: the batch a worker would run (the CLI's);
     ``found``: what ``queue.compute`` found with these options beforehand, in a read-only transaction."""
-    scan = queue.start_scan(db, workspace, min_score=min_score, block_cap=block_cap, queued=False)
+    scan = queue.start_scan(
+        db, workspace, min_score=min_score, block_cap=block_cap, queued=False, actor=actor
+    )
     return run_batch(db, scan, progress, found=found)
 
 
@@ -116,7 +134,7 @@ def get_batch(db: DbSession, workspace: Workspace, batch_id: str) -> Batch:
     return found
 
 
-def undo(db: DbSession, workspace: Workspace, batch_id: str) -> Batch:
+def undo(db: DbSession, workspace: Workspace, batch_id: str, *, actor: str) -> Batch:
     """Undo a whole batch: every merge it made."""
     batch = repo.get(db, workspace.id, batch_id, lock=True)
     if batch is None:
@@ -133,7 +151,8 @@ def undo(db: DbSession, workspace: Workspace, batch_id: str) -> Batch:
             field="id",
             code="batch_not_undoable",
         )
-    report = merging.undo_batch(db, workspace, batch_id)
+    report = merging.undo_batch(db, workspace, batch_id, actor=actor)
+    batch.undone_by = actor
     batch.state, batch.counts = "undone", {**batch.counts, "undone": report["merges_undone"]}
     return batch
 

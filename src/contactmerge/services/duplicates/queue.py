@@ -47,6 +47,7 @@ def start_scan(
     min_score: float = DEFAULT_FLOOR,
     block_cap: int = suggest.DEFAULT_BLOCK_CAP,
     queued: bool = True,
+    actor: str | None = None,
 ) -> Batch:
     """R5: a suggestion scan for a worker, keeping pairs that score ``min_score`` or more.
 
@@ -73,6 +74,7 @@ def start_scan(
             state="pending",
             options=options,
             counts={},
+            requested_by=actor,
             created_at=now(),
         ),
     )

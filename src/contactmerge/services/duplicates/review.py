@@ -55,12 +55,12 @@ def queue(db: DbSession, workspace: Workspace, keys: Iterable[str] = KEYS) -> Qu
     return Queue(found, plan.held)
 
 
-def decide(db: DbSession, workspace: Workspace, cluster_id: str, verdict: str) -> Reviewed:
+def decide(db: DbSession, workspace: Workspace, cluster_id: str, verdict: str, *, actor: str) -> Reviewed:
     current = {r.planned.cluster.id: r for r in review(db, workspace)}
     if cluster_id not in current:
         raise NotFound(f"no duplicate cluster '{cluster_id}' in a scan of this workspace now", field="id")
     planned = current[cluster_id].planned
-    _remember(db, workspace, cluster_id, verdict, list(planned.cluster.members))
+    _remember(db, workspace, cluster_id, verdict, list(planned.cluster.members), actor)
     return Reviewed(planned, verdict)
 
 
@@ -114,16 +114,16 @@ def listing(
     return Listed([*shown, *found.suggestions], len(clusters) + found.total, found.scan, found.pending)
 
 
-def reject_pair(db: DbSession, workspace: Workspace, subject: str) -> tuple[str, str]:
+def reject_pair(db: DbSession, workspace: Workspace, subject: str, *, actor: str) -> tuple[str, str]:
     """Remember two contacts of this workspace as "not the same person": never suggested together again."""
-    first, second = (c.id for c in _pair(db, workspace, subject))
-    _remember(db, workspace, pair_id(first, second), "rejected", [first, second])
+    first, second = (c.id for c in pair_contacts(db, workspace, subject))
+    _remember(db, workspace, pair_id(first, second), "rejected", [first, second], actor)
     return first, second
 
 
-def approve_pair(db: DbSession, workspace: Workspace, subject: str) -> merging.MergeResult:
+def approve_pair(db: DbSession, workspace: Workspace, subject: str, *, actor: str) -> merging.MergeResult:
     """R5: a person approved a suggestion, so its two contacts are merged now (two users only so, forced)."""
-    pair = _pair(db, workspace, subject)
+    pair = pair_contacts(db, workspace, subject)
     survivor, absorbed = choose_survivor(*(merging.facts(c) for c in pair))
     result = merging.merge_contacts(
         db,
@@ -133,15 +133,21 @@ def approve_pair(db: DbSession, workspace: Workspace, subject: str) -> merging.M
         reason="bulk",
         evidence={"suggestion": pair_id(survivor.id, absorbed.id)},
         force=all(c.role == "user" for c in pair),
-        requested_by="review",
+        requested_by=actor,
     )
     _remember(
-        db, workspace, pair_id(survivor.id, absorbed.id), "approved", sorted((survivor.id, absorbed.id))
+        db,
+        workspace,
+        pair_id(survivor.id, absorbed.id),
+        "approved",
+        sorted((survivor.id, absorbed.id)),
+        actor,
     )
     return result
 
 
-def _pair(db: DbSession, workspace: Workspace, subject: str) -> tuple[Contact, Contact]:
+def pair_contacts(db: DbSession, workspace: Workspace, subject: str) -> tuple[Contact, Contact]:
+    """The two contacts a suggestion id names (two users: approving it is a forced merge)."""
     parts = subject.split(":")
     if len(parts) != 2 or not all(parts) or parts[0] == parts[1]:
         raise BadRequest(f"'{subject}' is not a suggestion id: two contact ids joined by ':'", field="id")
@@ -154,10 +160,17 @@ def _pair(db: DbSession, workspace: Workspace, subject: str) -> tuple[Contact, C
     return found[0], found[1]
 
 
-def _remember(db: DbSession, workspace: Workspace, subject: str, verdict: str, members: list[str]) -> None:
+def _remember(
+    db: DbSession, workspace: Workspace, subject: str, verdict: str, members: list[str], actor: str
+) -> None:
     repo.decide(
         db,
         DuplicateDecision(
-            workspace_id=workspace.id, subject=subject, verdict=verdict, members=members, decided_at=now()
+            workspace_id=workspace.id,
+            subject=subject,
+            verdict=verdict,
+            members=members,
+            decided_by=actor,
+            decided_at=now(),
         ),
     )

@@ -113,7 +113,7 @@ def process_chunk(db: DbSession, ctx: ChunkContext, validated: list[Prepared | R
     _link_tags(db, ws, tagged, stamp)
     if merges:
         for result in merging.merge_many(
-            db, ctx.workspace, merges, requested_by="import", batch_id=ctx.job.id
+            db, ctx.workspace, merges, requested_by=ctx.job.created_by or "import", batch_id=ctx.job.id
         ):
             if isinstance(result, merging.MergeSkipped):
                 out.counts["merge_refused"] += 1

@@ -52,6 +52,7 @@ def create(
     chunks: Iterable[bytes],
     max_bytes: int,
     region: str | None = None,
+    actor: str,
 ) -> Import:
     """Store an upload as a draft, once its file reads as a CSV (400 naming ``file`` otherwise);
     ``region`` reads its national phone numbers (400 naming ``region`` when it is no region code)."""
@@ -66,6 +67,7 @@ def create(
         max_bytes=max_bytes,
         state=MAPPING,
         region=region,
+        actor=actor,
     )
     fmt = sniff(opener_in(db, job))
     job.file_format = {"encoding": fmt.encoding, "delimiter": fmt.delimiter, "header": list(fmt.header)}

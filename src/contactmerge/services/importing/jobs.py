@@ -76,8 +76,10 @@ def create_import(
     size_bytes: int,
     state: str = "running",
     region: str | None = None,
+    actor: str,
 ) -> Import:
-    """A new import; ``region`` reads its national phone numbers (else the workspace's phone_region)."""
+    """A new import; ``region`` reads its national phone numbers (else the workspace's phone_region);
+    ``actor`` is who started it, and who its merges name."""
     if role not in ROLES:
         raise BadRequest("role must be 'user' or 'lead'", field="role")
     options = {"region": check_region(region, field="region")} if region else {}
@@ -98,6 +100,7 @@ def create_import(
             counts={},
             unknown_columns=[],
             heartbeat_at=time.time(),
+            created_by=actor,
             created_at=now(),
         ),
     )
@@ -385,6 +388,7 @@ def upload(
     max_bytes: int,
     state: str = "pending",
     region: str | None = None,
+    actor: str,
 ) -> Import:
     """An uploaded file stored under a new import (R3) in ``state``: ``pending`` is the worker's to run.
     A file over ``max_bytes`` is refused (400 naming ``file``); the caller's rollback keeps nothing."""
@@ -398,6 +402,7 @@ def upload(
         size_bytes=0,
         state="uploading",
         region=region,
+        actor=actor,
     )
     size = 0
     for position, chunk in enumerate(chunks):

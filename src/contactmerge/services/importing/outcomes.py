@@ -25,7 +25,7 @@ def problem_rows(db: DbSession, workspace: Workspace, import_id: str) -> Iterato
     return (row for row in rows if row.action in NOT_APPLIED or row.column)
 
 
-def undo_import(db: DbSession, workspace: Workspace, import_id: str) -> Import:
+def undo_import(db: DbSession, workspace: Workspace, import_id: str, *, actor: str) -> Import:
     """Take a whole import back: its merges undone, its updates reverted and the contacts it created
     removed, except what someone changed since (reported as conflicts)."""
     job = locked(db, workspace.id, import_id)
@@ -38,7 +38,8 @@ def undo_import(db: DbSession, workspace: Workspace, import_id: str) -> Import:
         )
     finished = job.finished_at or now()
     candidates = [c.id for c in repo.created_contacts(db, workspace.id, job.id) if c.updated_at <= finished]
-    batch = merging.undo_batch(db, workspace, job.id)
+    batch = merging.undo_batch(db, workspace, job.id, actor=actor)
+    job.undone_by = actor
     conflicts: list[dict[str, Any]] = list(batch["conflicts"])
     undone = batch["merges_undone"]
     reverted = 0
