@@ -38,7 +38,9 @@ def finished(api: httpx.Client, path: str, timeout: float = 20) -> dict[str, Any
     raise AssertionError(f"{path} did not finish in {timeout}s")
 
 
-def run_cli(url: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    url: str, *args: str, timeout: float = 120, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """``contactmerge ARGS`` against ``url``, run in this process: its exit status, stdout and stderr.
 
     A subprocess per call costs a second and a half of imports; tests/test_cli.py runs the real entry
@@ -53,7 +55,7 @@ def run_cli(url: str, *args: str, timeout: float = 120) -> subprocess.CompletedP
     handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
     env = {"CONTACTMERGE_DATABASE_URL": url, "NO_COLOR": "1", "COLUMNS": "200"}
     try:
-        result = CliRunner().invoke(app, list(args), env=env, prog_name="contactmerge")
+        result = CliRunner().invoke(app, list(args), env=env, prog_name="contactmerge", input=input)
     finally:
         for number, handler in handlers.items():
             signal.signal(number, handler)

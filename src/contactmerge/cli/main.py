@@ -8,6 +8,7 @@ import typer
 import uvicorn
 from sqlalchemy.exc import OperationalError
 
+from contactmerge.cli.admins import admin_app
 from contactmerge.cli.common import console, fail, settings, unit_of_work
 from contactmerge.cli.dedupe import dedupe_app
 from contactmerge.cli.importing import import_command, imports_app
@@ -34,6 +35,7 @@ app.command("worker")(worker_command)
 app.add_typer(imports_app, name="imports")
 app.command("import")(import_command)
 app.add_typer(dedupe_app, name="dedupe")
+app.add_typer(admin_app, name="admin")
 
 
 WorkspaceOption = typer.Option(None, "--workspace", help="The workspace's app_id (default: the only one).")

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 
 from rich.console import Console
 from sqlalchemy.orm import Session as DbSession
 
 from contactmerge.domain.ids import now
-from contactmerge.services import contacts, conversations, data_attributes, events, notes, tags, workspaces
+from contactmerge.services import (
+    contacts,
+    conversations,
+    data_attributes,
+    events,
+    notes,
+    tags,
+    teammates,
+    workspaces,
+)
 from contactmerge.storage import workspaces as workspaces_repo
 from contactmerge.storage.tables import Workspace
 
@@ -80,28 +90,53 @@ USER_MESSAGES = [
 ]
 
 
+# The demo's teammates: (email, name, role). Their passwords are new on every start, printed once.
+DEMO_TEAM = (
+    ("owner@example.com", "Olivia Owner", "owner"),
+    ("agent@example.com", "Aiden Agent", "agent"),
+)
+
+
 @dataclass(frozen=True)
 class DemoWorkspace:
     workspace: Workspace
     token: str
     created: bool
     contact_count: int
+    passwords: dict[str, str] = field(default_factory=dict)  # teammate email -> this start's password
 
 
 def ensure_demo(db: DbSession) -> DemoWorkspace:
-    """The demo workspace, made on first call; later calls issue it a fresh token (tokens are hashed)."""
+    """The demo workspace, made on first call; later calls issue it a fresh token and its teammates fresh
+    passwords (both are stored hashed, so only a new one can be printed)."""
     for existing in workspaces_repo.all_workspaces(db):
         if existing.settings.get("demo"):
             token = workspaces.issue_token(db, existing, "demo")
-            return DemoWorkspace(existing, token, created=False, contact_count=-1)
+            return DemoWorkspace(existing, token, False, -1, _team(db, existing))
     created = workspaces.create_workspace(db, DEMO_NAME)
     workspace = created.workspace
     workspace.settings = {**workspace.settings, "demo": True}
+    passwords = _team(db, workspace)
     count = _populate(db, workspace)
-    return DemoWorkspace(workspace, created.token, created=True, contact_count=count)
+    return DemoWorkspace(workspace, created.token, True, count, passwords)
+
+
+def _team(db: DbSession, workspace: Workspace) -> dict[str, str]:
+    """The demo's teammates, made or given new passwords (their sessions stay signed in)."""
+    passwords = {}
+    current = {a.email_normalized: a for a in teammates.list_teammates(db, workspace)}
+    for email, name, role in DEMO_TEAM:
+        password = secrets.token_urlsafe(12)
+        if email in current:
+            teammates.set_password(db, workspace, current[email].id, password, end_sessions=False)
+        else:
+            teammates.create_teammate(db, workspace, email=email, name=name, role=role, password=password)
+        passwords[email] = password
+    return passwords
 
 
 def _populate(db: DbSession, workspace: Workspace) -> int:
+    owner = next(a.id for a in teammates.list_teammates(db, workspace) if a.role == "owner")
     rng = random.Random(20261124)
     data_attributes.create_attribute(
         db, workspace, name="plan", data_type="string", description="Billing plan"
@@ -158,7 +193,7 @@ def _populate(db: DbSession, workspace: Workspace) -> int:
             tags.attach(db, workspace, user.id, vip.id)
         if i % 7 == 3:
             tags.attach(db, workspace, user.id, churn.id)
-            notes.add_note(db, workspace, user.id, "Asked about downgrading; follow up next week.", "1")
+            notes.add_note(db, workspace, user.id, "Asked about downgrading; follow up next week.", owner)
     for i in range(20):
         fields: dict[str, object] = {"role": "lead", "name": f"Website visitor {i + 1}"}
         if i < 4:  # leads who later typed the email of an existing user: duplicates to merge
@@ -180,6 +215,12 @@ def print_welcome(console: Console, demo: DemoWorkspace, *, base_url: str | None
         )
     console.print(f"[bold]app_id[/]  {demo.workspace.app_id}", highlight=False)
     console.print(f"[bold]token[/]   {demo.token}", highlight=False)
+    for email, name, role in DEMO_TEAM:
+        if email in demo.passwords:
+            console.print(
+                f"[bold]{role}[/]   {email} / {demo.passwords[email]}  ({name}: sign in to the pages)",
+                highlight=False,
+            )
     console.print("Try it:", highlight=False)
     console.print(
         f'  curl -H "Authorization: Bearer {demo.token}" {url}/contacts?per_page=5',
@@ -188,7 +229,7 @@ def print_welcome(console: Console, demo: DemoWorkspace, *, base_url: str | None
     )
     console.print(f"  API reference: {url}/docs", highlight=False)
     console.print(
-        f"  Admin pages (contacts, merges, duplicates; sign in with the token): {url}/admin",
+        f"  The inbox and admin pages (sign in as the owner or the agent above): {url}/admin",
         highlight=False,
         soft_wrap=True,
     )

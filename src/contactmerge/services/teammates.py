@@ -118,6 +118,11 @@ def names(db: DbSession, workspace: Workspace, admin_ids: list[str]) -> dict[str
     return repo.names(db, workspace.id, sorted(set(admin_ids)))
 
 
+def all_names(db: DbSession, workspace: Workspace) -> dict[str, str]:
+    """Every teammate's name by id, removed ones too: what records of changes are read with."""
+    return {a.id: a.name for a in repo.of_workspace(db, workspace.id, removed=True)}
+
+
 def require(admin: Admin, action: Action) -> None:
     """403 unless the teammate's role allows ``action`` (domain.teammates.allows)."""
     if not allows(admin.role, action):
@@ -157,11 +162,17 @@ def remove_teammate(db: DbSession, workspace: Workspace, admin_id: str) -> Admin
     return admin
 
 
-def set_password(db: DbSession, workspace: Workspace, admin_id: str, password: str) -> Admin:
-    """A new password; every session signed in with the old one ends."""
+def set_password(
+    db: DbSession, workspace: Workspace, admin_id: str, password: str, *, end_sessions: bool = True
+) -> Admin:
+    """A new password; every session signed in with the old one ends (unless ``end_sessions`` is False:
+    the demo's restart, which prints a new password without signing anyone out)."""
     admin = get_teammate(db, workspace, admin_id)
+    if admin.removed_at is not None:
+        raise NotFound(f"Admin Not Found: no teammate has id '{admin_id}'", field="id")
     admin.password_hash = _hasher().hash(_check_password(password))
-    repo.revoke_sessions(db, workspace.id, admin.id, now())
+    if end_sessions:
+        repo.revoke_sessions(db, workspace.id, admin.id, now())
     return admin
 
 

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session as DbSession
 from starlette.datastructures import FormData
 
 from contactmerge.api.deps import client_address
-from contactmerge.domain.teammates import Action, teammate_actor
+from contactmerge.domain.teammates import Action, describe, teammate_actor
 from contactmerge.errors import ContactMergeError, TooManyRequests, Unauthorized
 from contactmerge.services import teammates, workspaces
 from contactmerge.services.rate_limits import Limiter
@@ -149,6 +149,7 @@ def render(
 ) -> HTMLResponse:
     notice = request.cookies.get(NOTICE_COOKIE)
     page = {
+        "who": _who(ctx),
         "workspace": ctx.workspace if ctx else None,
         "me": ctx.admin if ctx else None,
         "csrf": ctx.csrf if ctx else "",
@@ -159,6 +160,19 @@ def render(
     if notice:
         response.delete_cookie(NOTICE_COOKIE, path=COOKIE_PATH)
     return response
+
+
+def _who(ctx: AdminContext | None) -> Callable[[str | None], str]:
+    """How a page names an actor (domain.teammates.describe): teammates by name, read once per page."""
+    loaded: dict[str, str] | None = None
+
+    def who(actor: str | None) -> str:
+        nonlocal loaded
+        if loaded is None:
+            loaded = {} if ctx is None else teammates.all_names(ctx.db, ctx.workspace)
+        return describe(actor, loaded)
+
+    return who
 
 
 def redirect(request: Request, to: str, notice: str | None = None) -> RedirectResponse:

@@ -49,6 +49,7 @@ def cluster_json(reviewed: review.Reviewed) -> dict[str, Any]:
         "keys": [{"kind": k.kind, "value": k.value} for k in planned.cluster.keys],
         "needs_approval": planned.blocked,
         "decision": reviewed.decision,
+        "decided_by": reviewed.decided_by,
     }
 
 
@@ -88,6 +89,8 @@ def batch_json(batch: Batch) -> dict[str, Any]:
         "options": batch.options,
         "counts": batch.counts,
         "error": batch.error,
+        "requested_by": batch.requested_by,
+        "undone_by": batch.undone_by,
         "created_at": batch.created_at,
         "finished_at": batch.finished_at,
     }

@@ -42,6 +42,8 @@ def shape(job: Import) -> dict[str, Any]:
         "unknown_columns": job.unknown_columns,
         "error": job.error,
         "undo_report": job.undo_report,
+        "created_by": job.created_by,
+        "undone_by": job.undone_by,
         "created_at": job.created_at,
         "finished_at": job.finished_at,
     }

@@ -43,6 +43,7 @@ def shape(merge: Merge) -> dict[str, Any]:
         "batch_id": merge.batch_id,
         "created_at": merge.created_at,
         "undone_at": merge.undone_at,
+        "undone_by": merge.undone_by,
         "moved": merge.moved,
         "plan": merge.plan,
         "undo_report": merge.undo_report,

@@ -30,6 +30,7 @@ from contactmerge.storage.tables import Batch, Contact, DuplicateDecision, Works
 class Reviewed:
     planned: scan.PlannedCluster
     decision: str | None  # approved | rejected | None
+    decided_by: str | None = None  # the actor of the decision (domain.teammates)
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,10 @@ def queue(db: DbSession, workspace: Workspace, keys: Iterable[str] = KEYS) -> Qu
     for planned in plan.clusters:
         verdict = verdicts.get(planned.cluster.id)
         same = verdict is not None and list(verdict.members) == list(planned.cluster.members)
-        found.append(Reviewed(planned, verdict.verdict if verdict is not None and same else None))
+        if verdict is not None and same:
+            found.append(Reviewed(planned, verdict.verdict, verdict.decided_by))
+        else:
+            found.append(Reviewed(planned, None))
     return Queue(found, plan.held)
 
 
@@ -61,7 +65,7 @@ def decide(db: DbSession, workspace: Workspace, cluster_id: str, verdict: str, *
         raise NotFound(f"no duplicate cluster '{cluster_id}' in a scan of this workspace now", field="id")
     planned = current[cluster_id].planned
     _remember(db, workspace, cluster_id, verdict, list(planned.cluster.members), actor)
-    return Reviewed(planned, verdict)
+    return Reviewed(planned, verdict, actor)
 
 
 def is_pair(subject: str) -> bool:
