@@ -9,7 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
-from contactmerge.domain.teammates import AGENT_ACTIONS, Action, Role, allows, describe, teammate_of
+from contactmerge.domain.teammates import Role
 from contactmerge.errors import BadRequest, Conflict
 from contactmerge.services import demo, teammates
 from contactmerge.storage.db import make_sessionmaker, transaction
@@ -17,40 +17,6 @@ from contactmerge.storage.tables import Admin, AdminSession, Import, Workspace
 from tests.conftest import Database, Server, Teammate, WorkspaceKeys, make_teammate, make_workspace
 from tests.helpers import finished, run_cli
 from tests.test_admin_pages import csrf_of, make, signed_in_client
-
-# --- the rules ----------------------------------------------------------------------------------------
-
-OWNER_ONLY = {
-    Action.FORCE_MERGE,
-    Action.APPLY_BATCH,
-    Action.UNDO,
-    Action.IMPORT,
-    Action.MANAGE_TOKENS,
-    Action.MANAGE_TEAMMATES,
-}
-
-
-@pytest.mark.parametrize("action", list(Action))
-def test_owners_may_do_everything_and_agents_only_read_answer_merge_and_review(action: Action) -> None:
-    assert allows("owner", action)
-    assert allows("agent", action) == (action not in OWNER_ONLY)
-    assert not allows("", action) and not allows("admin", action) and not allows("Owner", action)
-
-
-def test_the_agent_actions_are_exactly_the_issues_list() -> None:
-    assert {Action.READ, Action.ANSWER, Action.MERGE, Action.REVIEW} == AGENT_ACTIONS
-    assert set(Action) - AGENT_ACTIONS == OWNER_ONLY
-
-
-def test_an_actor_reads_as_a_teammate_a_token_or_a_system_part() -> None:
-    assert teammate_of("admin:abc") == "abc"
-    assert teammate_of("admin:") is None and teammate_of("token:abc") is None and teammate_of(None) is None
-    assert describe("admin:abc", {"abc": "Ada"}) == "Ada"
-    assert describe("admin:gone", {}) == "teammate gone"
-    assert describe("token:zapier", {}) == "API token “zapier”"
-    assert describe("worker-1", {}) == "worker-1"
-    assert describe(None, {}) == "unknown" and describe("", {}) == "unknown"
-
 
 # --- the service --------------------------------------------------------------------------------------
 
@@ -405,3 +371,29 @@ def test_the_demo_prints_an_owner_and_an_agent_who_can_sign_in(isolated_database
             for email, _, role in demo.DEMO_TEAM:
                 [(admin, _)] = teammates.verify(db, email, loaded.passwords[email])
                 assert admin.role == role
+
+
+def test_review_decisions_and_batches_through_the_pages_name_the_teammate(
+    server: Server, api: httpx.Client, owner: Teammate, agent: Teammate
+) -> None:
+    make(api, role="lead", email="bo@example.com", name="Bo")
+    make(api, role="lead", email="bo@example.com", name="Bo")
+    make(api, role="lead", email="cy@example.com", name="Cy")
+    make(api, role="lead", email="cy@example.com", name="Cy")
+    clusters = {c["keys"][0]["value"]: c for c in api.get("/duplicates").json()["data"]}
+    with signed_in_client(server, agent) as client:
+        csrf = csrf_of(client.get("/admin/duplicates").text)
+        bo = clusters["bo@example.com"]["id"]
+        assert client.post(f"/admin/duplicates/{bo}/reject", data={"csrf": csrf}).status_code == 303
+        assert f"by {agent.name}" in client.get("/admin/duplicates").text
+    [rejected] = [c for c in api.get("/duplicates").json()["data"] if c["id"] == bo]
+    assert (rejected["decision"], rejected["decided_by"]) == ("rejected", f"admin:{agent.id}")
+    with signed_in_client(server, owner) as client:
+        csrf = csrf_of(client.get("/admin/duplicates").text)
+        started = client.post("/admin/duplicates/apply", data={"csrf": csrf})
+        assert started.status_code == 303
+        batch = finished(api, started.headers["location"].replace("/admin", ""))
+        assert batch["requested_by"] == f"admin:{owner.id}" and batch["counts"]["merged"] == 1
+        assert owner.name in client.get(started.headers["location"]).text
+    [merge] = api.get("/merges", params={"batch_id": batch["id"]}).json()["data"]
+    assert merge["requested_by"] == f"admin:{owner.id}"

@@ -10,7 +10,8 @@ import typer
 from rich.table import Table
 
 from contactmerge.cli.common import CLI_ACTOR, console, fail, unit_of_work
-from contactmerge.services import merging, workspaces
+from contactmerge.domain.teammates import describe
+from contactmerge.services import merging, teammates, workspaces
 from contactmerge.storage.tables import Merge
 
 merges_app = typer.Typer(help="Merge history: list, show, undo.", no_args_is_help=True)
@@ -97,13 +98,19 @@ def list_command(
 ) -> None:
     """List merges, newest first."""
     with unit_of_work() as db:
-        page = merging.list_merges(
-            db, workspaces.resolve(db, workspace), contact, per_page=limit, after_id=None
-        )
-    table = Table("merge", "when", "from", "into", "reason", "state")
+        chosen = workspaces.resolve(db, workspace)
+        page = merging.list_merges(db, chosen, contact, per_page=limit, after_id=None)
+        names = teammates.all_names(db, chosen)
+    table = Table("merge", "when", "from", "into", "reason", "state", "by")
     for merge in page.items:
         table.add_row(
-            merge.id, _when(merge.created_at), merge.source_id, merge.target_id, merge.reason, merge.state
+            merge.id,
+            _when(merge.created_at),
+            merge.source_id,
+            merge.target_id,
+            merge.reason,
+            merge.state,
+            describe(merge.requested_by, names),
         )
     console.print(table)
     console.print(f"{len(page.items)} of {page.total_count}", highlight=False)
@@ -158,6 +165,7 @@ def _record(merge: Merge) -> dict[str, Any]:
         "requested_by": merge.requested_by,
         "created_at": merge.created_at,
         "undone_at": merge.undone_at,
+        "undone_by": merge.undone_by,
         "moved": merge.moved,
         "plan": merge.plan,
         "undo_report": merge.undo_report,
