@@ -397,3 +397,22 @@ def test_review_decisions_and_batches_through_the_pages_name_the_teammate(
         assert owner.name in client.get(started.headers["location"]).text
     [merge] = api.get("/merges", params={"batch_id": batch["id"]}).json()["data"]
     assert merge["requested_by"] == f"admin:{owner.id}"
+
+
+def test_a_note_from_the_contact_page_names_its_teammate_and_bad_ones_change_nothing(
+    server: Server, api: httpx.Client, agent: Teammate
+) -> None:
+    user = make(api, role="user", external_id="n1", email="nora@example.com", name="Nora")
+    with signed_in_client(server, agent) as client:
+        csrf = csrf_of(client.get(f"/admin/contacts/{user}").text)
+        for body in ("", "   ", "x" * 65_537):
+            refused = client.post(f"/admin/contacts/{user}/notes", data={"csrf": csrf, "body": body})
+            assert refused.status_code == 400
+        added = client.post(
+            f"/admin/contacts/{user}/notes", data={"csrf": csrf, "body": "Asked for a refund."}
+        )
+        assert added.status_code == 303
+        page = client.get(f"/admin/contacts/{user}").text
+        assert "Asked for a refund." in page and f'by <span class="actor">{agent.name}</span>' in page
+    [note] = api.get(f"/contacts/{user}/notes").json()["data"]
+    assert note["body"] == "Asked for a refund." and note["author"]["id"] == agent.id

@@ -10,11 +10,15 @@ from contactmerge.services.contacts import get_contact
 from contactmerge.storage import contacts as contacts_repo
 from contactmerge.storage.tables import Note, Workspace
 
+MAX_BODY = 65_536
+
 
 def add_note(db: DbSession, workspace: Workspace, contact_id: str, body: str, admin_id: str | None) -> Note:
     contact = get_contact(db, workspace, contact_id, forward=True)
     if not body.strip():
         raise BadRequest("a note needs a body", field="body")
+    if len(body) > MAX_BODY:
+        raise BadRequest(f"a note is at most {MAX_BODY:,} characters", field="body")
     return contacts_repo.add_note(
         db,
         Note(

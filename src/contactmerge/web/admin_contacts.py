@@ -142,6 +142,19 @@ def merge_preview(
     )
 
 
+@router.post("/admin/contacts/{contact_id}/notes")
+def add_note(
+    request: Request,
+    contact_id: str,
+    ctx: AdminContext = Depends(admin_context),
+    form: FormData = Depends(checked_form),
+) -> Response:
+    ctx.require(Action.ANSWER)
+    note = notes.add_note(ctx.db, ctx.workspace, contact_id, str(form.get("body") or ""), ctx.admin.id)
+    ctx.commit()
+    return redirect(request, f"/admin/contacts/{note.contact_id}", "Note added.")
+
+
 @router.post("/admin/merges")
 def confirm_merge(
     request: Request, ctx: AdminContext = Depends(admin_context), form: FormData = Depends(checked_form)
