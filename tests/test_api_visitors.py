@@ -366,7 +366,7 @@ def test_convert_into_an_existing_user_merges_audited_and_reversibly(
         visitor_id,
         person["id"],
         "api",
-        "api",
+        "token:default",  # the token's label: who converted the visitor
     )
 
     undone = api.post(f"/merges/{record['id']}/undo")
