@@ -1,4 +1,6 @@
-"""Conversations through the real server: create, retrieve, reply (contact and admin), list."""
+"""Conversations through the real server: create, retrieve, reply (contact and admin), list.
+
+Closing, snoozing, assigning, updating and searching: tests/test_api_conversations_manage.py."""
 
 from __future__ import annotations
 
@@ -7,7 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Database, Server, make_workspace
+from contactmerge.services import teammates
+from contactmerge.storage.db import make_sessionmaker, transaction
+from contactmerge.storage.tables import Workspace
+from tests.conftest import Database, Server, Teammate, WorkspaceKeys, make_teammate, make_workspace
 
 T0 = 1_700_000_000
 
@@ -115,7 +120,7 @@ def test_refused_conversations_are_not_created(
 
 
 def test_replies_come_back_in_order_with_their_authors(
-    api: httpx.Client, user: dict[str, Any], conversation: dict[str, Any]
+    api: httpx.Client, user: dict[str, Any], conversation: dict[str, Any], owner: Teammate, agent: Teammate
 ) -> None:
     cid = conversation["id"]
     replies = [
@@ -124,12 +129,18 @@ def test_replies_come_back_in_order_with_their_authors(
         {"type": "user", "email": "cat@example.com", "body": "By email", "created_at": T0 + 30},
         {
             "type": "admin",
-            "admin_id": "12",
+            "admin_id": owner.id,
             "message_type": "comment",
             "body": "Hello!",
             "created_at": T0 + 40,
         },
-        {"type": "admin", "admin_id": 13, "message_type": "note", "body": "Internal", "created_at": T0 + 50},
+        {
+            "type": "admin",
+            "admin_id": agent.id,
+            "message_type": "note",
+            "body": "Internal",
+            "created_at": T0 + 50,
+        },
     ]
     for reply in replies:
         made(api.post(f"/conversations/{cid}/reply", json=reply))
@@ -143,14 +154,15 @@ def test_replies_come_back_in_order_with_their_authors(
         ("comment", "user", user["id"], "By id", T0 + 10),
         ("comment", "user", user["id"], "By user_id", T0 + 20),
         ("comment", "user", user["id"], "By email", T0 + 30),
-        ("comment", "admin", "12", "Hello!", T0 + 40),
-        ("note", "admin", "13", "Internal", T0 + 50),
+        ("comment", "admin", owner.id, "Hello!", T0 + 40),
+        ("note", "admin", agent.id, "Internal", T0 + 50),
     ]
     assert parts[0]["author"]["email"] == "Cat@Example.com"
+    assert (parts[3]["author"]["name"], parts[3]["author"]["email"]) == (owner.name, owner.email)
     assert got["updated_at"] == T0 + 50
     assert got["teammates"] == {
         "type": "admin.list",
-        "admins": [{"type": "admin", "id": "12"}, {"type": "admin", "id": "13"}],
+        "admins": [{"type": "admin", "id": owner.id}, {"type": "admin", "id": agent.id}],
     }
     assert got["waiting_since"] is None  # an admin answered; the note after it does not count
 
@@ -213,13 +225,16 @@ def test_a_lead_sharing_a_users_email_replies_in_its_own_conversation(
             "admin_id",
         ),
         (
-            {"type": "admin", "admin_id": "1", "message_type": "quick_reply", "body": "x"},
+            {"type": "admin", "admin_id": "ADMIN", "message_type": "quick_reply", "body": "x"},
             400,
             "parameter_invalid",
             "message_type",
         ),
-        ({"type": "admin", "admin_id": "1", "body": ""}, 400, "parameter_invalid", "body"),
-        ({"type": "admin", "admin_id": "1"}, 400, "parameter_not_found", "body"),
+        ({"type": "admin", "admin_id": "ADMIN", "body": ""}, 400, "parameter_invalid", "body"),
+        ({"type": "admin", "admin_id": "ADMIN"}, 400, "parameter_not_found", "body"),
+        ({"type": "admin", "admin_id": "1", "body": "x"}, 400, "parameter_invalid", "admin_id"),
+        ({"type": "admin", "admin_id": "OTHER_ADMIN", "body": "x"}, 400, "parameter_invalid", "admin_id"),
+        ({"type": "admin", "admin_id": "REMOVED", "body": "x"}, 400, "parameter_invalid", "admin_id"),
         ({"type": "bot", "admin_id": "1", "body": "x"}, 400, "parameter_invalid", "type"),
         (
             {"type": "user", "intercom_user_id": "ME", "message_type": "note", "body": "x"},
@@ -255,8 +270,11 @@ def test_a_lead_sharing_a_users_email_replies_in_its_own_conversation(
 )
 def test_refused_replies_add_nothing(
     api: httpx.Client,
+    database: Database,
+    workspace: WorkspaceKeys,
     user: dict[str, Any],
     conversation: dict[str, Any],
+    owner: Teammate,
     reply: dict[str, Any],
     status: int,
     code: str,
@@ -265,7 +283,17 @@ def test_refused_replies_add_nothing(
     stranger = made(
         api.post("/contacts", json={"role": "user", "external_id": "u-other", "email": "other@example.com"})
     )
-    stand_ins = {"ME": user["id"], "STRANGER": stranger["id"]}
+    other_admin = make_teammate(database, make_workspace(database, "Other"))
+    removed = make_teammate(database, workspace, "agent")
+    with transaction(make_sessionmaker(database.engine)) as db:
+        teammates.remove_teammate(db, db.get_one(Workspace, workspace.app_id), removed.id)
+    stand_ins = {
+        "ME": user["id"],
+        "STRANGER": stranger["id"],
+        "ADMIN": owner.id,
+        "OTHER_ADMIN": other_admin.id,
+        "REMOVED": removed.id,
+    }
     reply = {k: stand_ins.get(v, v) if isinstance(v, str) else v for k, v in reply.items()}
 
     response = api.post(f"/conversations/{conversation['id']}/reply", json=reply)

@@ -43,9 +43,7 @@ def busy_lead(api: httpx.Client, email: str = "lead@example.com") -> dict[str, A
     for tag_name in ("vip", "trial"):
         tag = api.post("/tags", json={"name": tag_name}).json()
         assert api.post(f"/contacts/{lead['id']}/tags", json={"id": tag["id"]}).status_code == 200
-    assert (
-        api.post(f"/contacts/{lead['id']}/notes", json={"body": "called", "admin_id": "7"}).status_code == 200
-    )
+    assert api.post(f"/contacts/{lead['id']}/notes", json={"body": "called"}).status_code == 200
     return dict(api.get(f"/contacts/{lead['id']}").json())
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Server, make_workspace
+from tests.conftest import Server, Teammate, make_workspace
 from tests.helpers import error_of, ok
 
 
@@ -176,15 +176,17 @@ def test_a_tag_of_another_workspace_cannot_be_attached(
 # --- notes ----------------------------------------------------------------------------------------------
 
 
-def test_create_and_list_notes(api: httpx.Client, contact: dict[str, Any]) -> None:
+def test_create_and_list_notes(api: httpx.Client, contact: dict[str, Any], owner: Teammate) -> None:
     empty = ok(api.get(f"/contacts/{contact['id']}/notes"))
     assert (empty["type"], empty["data"], empty["total_count"]) == ("list", [], 0)
 
-    first = ok(api.post(f"/contacts/{contact['id']}/notes", json={"body": "<p>Called</p>", "admin_id": 991}))
+    first = ok(
+        api.post(f"/contacts/{contact['id']}/notes", json={"body": "<p>Called</p>", "admin_id": owner.id})
+    )
     assert first["type"] == "note"
     assert first["body"] == "<p>Called</p>"
     assert first["contact"] == {"type": "contact", "id": contact["id"]}
-    assert (first["author"]["type"], first["author"]["id"]) == ("admin", "991")
+    assert (first["author"]["type"], first["author"]["id"]) == ("admin", owner.id)
     assert first["created_at"] > 0
     second = ok(api.post(f"/contacts/{contact['id']}/notes", json={"body": "Follow up"}))
     assert second["author"] is None
@@ -220,6 +222,8 @@ def test_notes_page_by_number_and_end_with_an_empty_page(api: httpx.Client, cont
         ({"body": "x", "admin_id": "a" * 65}, "parameter_invalid", "admin_id"),
         ({"body": "x", "admin_id": 1.5}, "parameter_invalid", "admin_id"),
         ({"body": "x", "admin_id": True}, "parameter_invalid", "admin_id"),
+        ({"body": "x", "admin_id": 991}, "parameter_invalid", "admin_id"),  # not a teammate
+        ({"body": "x", "admin_id": ""}, "parameter_invalid", "admin_id"),
         ({"body": "x", "pinned": True}, "parameter_invalid", "pinned"),
         ({"body": "nul \u0000 byte"}, "parameter_invalid", "body"),
     ],

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Server, make_workspace
+from tests.conftest import Server, make_teammate, make_workspace
 from tests.helpers import ok
 
 JSON = {"Content-Type": "application/json"}
@@ -34,6 +34,7 @@ class World:
     tag: str
     attribute: int
     snapshot: dict[str, Any]
+    admin: str  # a teammate of the workspace, for notes and admin replies
 
 
 def state(client: httpx.Client, user: str, conversation: str) -> dict[str, Any]:
@@ -52,6 +53,7 @@ def state(client: httpx.Client, user: str, conversation: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def world(server: Server) -> Iterator[World]:
     keys = make_workspace(server.database)
+    admin = make_teammate(server.database, keys).id
     headers = {"Authorization": f"Bearer {keys.token}"}
     with httpx.Client(base_url=server.base_url, headers=headers, timeout=30) as client:
         attribute = 0
@@ -78,12 +80,12 @@ def world(server: Server) -> Iterator[World]:
         conversation = ok(
             client.post("/conversations", json={"from": {"type": "user", "id": user}, "body": "hello"})
         )["conversation_id"]
-        ok(client.post(f"/contacts/{user}/notes", json={"body": "a note", "admin_id": "7"}))
+        ok(client.post(f"/contacts/{user}/notes", json={"body": "a note", "admin_id": admin}))
         event = {"event_name": "signed-in", "id": user, "created_at": 1_700_000_000}
         assert client.post("/events", json=event).status_code == 202
         tag = ok(client.post("/tags", json={"name": "vip"}))["id"]
         snapshot = state(client, user, conversation)
-        yield World(client, user, conversation, tag, attribute, snapshot)
+        yield World(client, user, conversation, tag, attribute, snapshot, admin)
 
 
 def refused(
@@ -155,7 +157,7 @@ TEXT_FIELDS: list[Any] = [
     pytest.param(
         "POST",
         "/conversations/{conversation}/reply",
-        lambda w, s: {"type": "admin", "admin_id": "7", "body": s},
+        lambda w, s: {"type": "admin", "admin_id": w.admin, "body": s},
         "body",
         id="reply",
     ),
@@ -192,7 +194,7 @@ TOO_LARGE: list[Any] = [
     pytest.param(
         "POST",
         "/conversations/{conversation}/reply",
-        lambda w: {"type": "admin", "admin_id": "7", "body": "x", "created_at": LAST_SECOND + 1},
+        lambda w: {"type": "admin", "admin_id": w.admin, "body": "x", "created_at": LAST_SECOND + 1},
         "created_at",
         id="reply after year 9999",
     ),
@@ -414,12 +416,14 @@ def test_a_value_longer_than_its_field_is_refused_on_every_backend(
     unchanged(world)
 
 
-def test_an_admin_id_of_64_characters_is_kept(api: httpx.Client) -> None:
+def test_an_admin_id_of_64_characters_is_checked_as_a_teammate(api: httpx.Client) -> None:
     user = ok(api.post("/contacts", json={"role": "user", "external_id": "u-1"}))["id"]
     conversation = ok(api.post("/conversations", json={"from": {"type": "user", "id": user}, "body": "hi"}))
     reply = {"type": "admin", "admin_id": "a" * 64, "body": "hello"}
-    shown = ok(api.post(f"/conversations/{conversation['conversation_id']}/reply", json=reply))
-    assert shown["conversation_parts"]["conversation_parts"][-1]["author"]["id"] == "a" * 64
+    error = refused(
+        api.post(f"/conversations/{conversation['conversation_id']}/reply", json=reply), "admin_id"
+    )
+    assert "not a teammate" in error["message"]  # within its length, so looked up, and unknown
 
 
 @pytest.mark.parametrize(

@@ -45,7 +45,7 @@ from intercom.notes.types.note import Note
 from intercom.tags.types.tag import Tag
 from intercom.types import ContactList, ConversationList, DataEventList, DataEventSummary, NoteList, TagList
 
-from tests.conftest import Server, WorkspaceKeys
+from tests.conftest import Server, Teammate, WorkspaceKeys
 
 
 @dataclass
@@ -229,7 +229,9 @@ def test_an_event_for_an_unknown_contact_is_a_404_the_client_can_read(client: In
     assert raised.value.body["errors"][0]["field"] == "email"
 
 
-def test_a_conversation_is_started_replied_to_and_read_back(client: Intercom, traffic: Traffic) -> None:
+def test_a_conversation_is_started_replied_to_and_read_back(
+    client: Intercom, traffic: Traffic, owner: Teammate, agent: Teammate
+) -> None:
     user = client.contacts.create(
         request=CreateContactRequestWithExternalId(external_id="c-1", email="chat@example.com", name="Cat")
     )
@@ -252,13 +254,13 @@ def test_a_conversation_is_started_replied_to_and_read_back(client: Intercom, tr
     )
     answered = client.conversations.reply(
         conversation_id,
-        request=AdminReplyConversationRequest(message_type="comment", admin_id="991", body="Hi!"),
+        request=AdminReplyConversationRequest(message_type="comment", admin_id=owner.id, body="Hi!"),
     )
     Conversation.model_validate(traffic.last())
     assert answered.waiting_since is None
     client.conversations.reply(
         conversation_id,
-        request=AdminReplyConversationRequest(message_type="note", admin_id="992", body="VIP, be nice"),
+        request=AdminReplyConversationRequest(message_type="note", admin_id=agent.id, body="VIP, be nice"),
     )
 
     got = client.conversations.find(conversation_id)
@@ -272,7 +274,7 @@ def test_a_conversation_is_started_replied_to_and_read_back(client: Intercom, tr
         "chat@example.com",
     )
     assert got.contacts is not None and [c.id for c in got.contacts.contacts or []] == [user.id]
-    assert got.teammates is not None and [a.id for a in got.teammates.admins] == ["991", "992"]
+    assert got.teammates is not None and [a.id for a in got.teammates.admins] == [owner.id, agent.id]
     assert got.conversation_parts is not None
     parts = got.conversation_parts.conversation_parts or []
     assert got.conversation_parts.total_count == 5
@@ -284,7 +286,8 @@ def test_a_conversation_is_started_replied_to_and_read_back(client: Intercom, tr
         ("note", "VIP, be nice", "admin"),
     ]
     assert parts[0].author is not None and parts[0].author.name == "Cat"
-    assert parts[3].author is not None and parts[3].author.id == "991"
+    assert parts[3].author is not None and parts[3].author.id == owner.id
+    assert (parts[3].author.name, parts[3].author.email) == (owner.name, owner.email)
 
     replied_last = client.conversations.reply(
         "last", request=ContactReplyUserIdRequest(user_id="c-1", body="To my latest")
@@ -332,7 +335,7 @@ def test_the_conversation_pager_sees_each_conversation_once(client: Intercom, tr
     assert set(seen) == started
 
 
-def test_tags_and_notes(client: Intercom, traffic: Traffic) -> None:
+def test_tags_and_notes(client: Intercom, traffic: Traffic, owner: Teammate) -> None:
     contact = client.contacts.create(request=CreateContactRequestWithEmail(email="tagged@example.com"))
     tag = client.tags.create(request=CreateOrUpdateTagRequest(name="VIP"))
     Tag.model_validate(traffic.last())
@@ -346,9 +349,9 @@ def test_tags_and_notes(client: Intercom, traffic: Traffic) -> None:
     client.tags.untag_contact(contact.id, tag.id)
     assert client.contacts.list_attached_tags(contact.id).data == []
 
-    written = [client.notes.create(contact.id, body=f"Note {i}", admin_id="5") for i in range(3)]
+    written = [client.notes.create(contact.id, body=f"Note {i}", admin_id=owner.id) for i in range(3)]
     Note.model_validate(traffic.last())
-    assert written[0].author is not None and written[0].author.id == "5"
+    assert written[0].author is not None and written[0].author.id == owner.id
     assert written[0].contact is not None and written[0].contact.id == contact.id
 
     # The notes pager asks for page after page until one comes back empty.

@@ -37,7 +37,7 @@ from contactmerge.services import identity_tokens
 from contactmerge.settings import Settings
 from contactmerge.storage.db import make_sessionmaker, transaction
 from contactmerge.storage.tables import Workspace
-from tests.conftest import Database, Server, WorkspaceKeys, make_workspace, serve
+from tests.conftest import Database, Server, WorkspaceKeys, make_teammate, make_workspace, serve
 
 USERS = ("u1", "u2")
 # u1 is the one most steps are about, so that browsers meet over it; u2 is the other person
@@ -110,6 +110,7 @@ class World:
     client: httpx.Client
     keys: WorkspaceKeys
     mode: str
+    admin_id: str  # a teammate of the workspace, who answers in conversations
     tabs: list[str | None] = field(default_factory=lambda: [None] * BROWSERS)
     stale: list[str | None] = field(default_factory=lambda: [None] * BROWSERS)
     sessions: dict[str, Browsing] = field(default_factory=dict)
@@ -316,7 +317,7 @@ class World:
             return False
         conversation_id = self.conversations[target % len(self.conversations)]
         body = f"admin-{self.next_number()}"
-        reply = {"message_type": "comment", "type": "admin", "admin_id": "1", "body": body}
+        reply = {"message_type": "comment", "type": "admin", "admin_id": self.admin_id, "body": body}
         response = self.api("POST", f"/conversations/{conversation_id}/reply", json=reply)
         assert response.status_code == 200, response.text
         self.admin_bodies.add(body)
@@ -559,12 +560,13 @@ def test_no_session_reads_what_it_did_not_write_unless_it_signed_in_as_the_owner
     steps: list[tuple[Any, ...]],
 ) -> None:
     keys = make_workspace(isolated_database)
+    admin = make_teammate(isolated_database, keys)
     with transaction(make_sessionmaker(isolated_database.engine)) as db:
         workspace = db.get_one(Workspace, keys.app_id)
         workspace.identity_verification = mode
         workspace.settings = {**(workspace.settings or {}), "email_match": email_match}
     with httpx.Client(base_url=rights_server.base_url, timeout=30) as client:
-        world = World(client, keys, mode)
+        world = World(client, keys, mode, admin.id)
         for browser in range(BROWSERS):  # every browser opens a page of the site first
             world.step_ping(browser, False)
         for number, action in enumerate(steps):

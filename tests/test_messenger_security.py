@@ -192,6 +192,7 @@ def test_an_unsigned_email_login_in_optional_mode_reads_nothing_and_learns_nothi
     api: httpx.Client,
     workspace: WorkspaceKeys,
     database: Database,
+    owner: Teammate,
 ) -> None:
     set_mode(database, workspace, "optional")
     victim = victim_with_history(api, victim_browser, workspace, email="victim@example.com", name="Vic")
@@ -216,7 +217,7 @@ def test_an_unsigned_email_login_in_optional_mode_reads_nothing_and_learns_nothi
     # an admin's answer in the claimant's own conversation reaches it; the victim's history never does
     reply = api.post(
         f"/conversations/{conversation['id']}/reply",
-        json={"type": "admin", "admin_id": "1", "message_type": "comment", "body": "who are you?"},
+        json={"type": "admin", "admin_id": owner.id, "message_type": "comment", "body": "who are you?"},
     )
     assert reply.status_code == 200, reply.text
     assert readable(browser, workspace, claim["anonymous_id"]) == ["reset my password please", "who are you?"]

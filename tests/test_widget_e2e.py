@@ -22,7 +22,7 @@ from contactmerge.domain.identity import user_hash
 from contactmerge.services import demo
 from contactmerge.storage.db import make_sessionmaker, transaction
 from contactmerge.storage.tables import Workspace
-from tests.conftest import Database, Server, WorkspaceKeys, free_port
+from tests.conftest import Database, Server, Teammate, WorkspaceKeys, free_port
 from tests.test_messenger import settle
 
 pytestmark = pytest.mark.browser
@@ -153,7 +153,11 @@ def conversation_id(api: httpx.Client, first_message: str) -> str:
 
 
 def test_a_visitor_writes_then_logs_in_and_becomes_one_user(
-    site: Site, new_page: Callable[[], Page], api: httpx.Client, workspace: WorkspaceKeys
+    site: Site,
+    new_page: Callable[[], Page],
+    api: httpx.Client,
+    workspace: WorkspaceKeys,
+    owner: Teammate,
 ) -> None:
     user = new_user(api, external_id="demo-1", email="ada@example.com", name="Ada Lovelace")
     page = new_page()
@@ -179,7 +183,7 @@ def test_a_visitor_writes_then_logs_in_and_becomes_one_user(
     shown(page, "Do you have a free plan?")  # the logged-in session reads the user's conversations
     conversation = conversation_id(api, "Do you have a free plan?")
     for message_type, body in [("comment", "Yes, up to 3 seats."), ("note", "Internal: upsell later")]:
-        reply = {"type": "admin", "admin_id": "1", "message_type": message_type, "body": body}
+        reply = {"type": "admin", "admin_id": owner.id, "message_type": message_type, "body": body}
         assert api.post(f"/conversations/{conversation}/reply", json=reply).status_code == 200
     shown(page, "Do you have a free plan?", "Yes, up to 3 seats.")  # the open panel polls; notes stay inside
     expect(page.locator(".cm-message[data-from=admin]")).to_have_text(["Yes, up to 3 seats."])

@@ -12,6 +12,7 @@ from contactmerge.api import errors, openapi
 from contactmerge.api.body_limits import BodyLimits
 from contactmerge.api.retries import RetryTransient
 from contactmerge.api.routes import (
+    admins,
     contacts,
     conversations,
     data_attributes,
@@ -21,6 +22,7 @@ from contactmerge.api.routes import (
     marks,
     merges,
     messenger,
+    messenger_live,
     tags,
     visitors,
 )
@@ -29,7 +31,15 @@ from contactmerge.services.messenger import SeenRecorder
 from contactmerge.services.rate_limits import Limiter
 from contactmerge.settings import Settings
 from contactmerge.storage.db import make_engine, make_sessionmaker
-from contactmerge.web import admin, admin_contacts, admin_duplicates, admin_imports, pages
+from contactmerge.web import (
+    admin,
+    admin_contacts,
+    admin_duplicates,
+    admin_imports,
+    admin_inbox,
+    admin_team,
+    pages,
+)
 from contactmerge.worker.runner import Every, Worker
 
 DEFAULT_INTERCOM_VERSION = "2.11"
@@ -112,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for router in (
         messenger.router,
+        messenger_live.router,
         marks.router,
         imports.router,
         duplicates.router,
@@ -121,12 +132,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         data_attributes.router,
         events.router,
         conversations.router,
+        admins.router,
         visitors.router,
         pages.router,
         admin.router,
         admin_duplicates.router,
         admin_contacts.router,
         admin_imports.router,
+        admin_team.router,
+        admin_inbox.router,
     ):
         app.include_router(router)
     return app

@@ -13,7 +13,15 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from contactmerge.domain.attributes import DATE_RANGE, INT64_RANGE, MAX_STRING_LENGTH, text_problem
@@ -180,3 +188,21 @@ class ConversationReply(Body):
     admin_id: AdminId | None = None
     created_at: Timestamp | None = None
     attachment_urls: list[str] | None = None
+
+
+class ConversationAction(Body):
+    """``POST /conversations/{id}/parts``: Intercom's manage (close, open, snoozed, assignment) and the
+    admin's reply (comment, note)."""
+
+    message_type: Literal["close", "open", "snoozed", "assignment", "comment", "note"]
+    type: Literal["admin", "team"] | None = None
+    admin_id: AdminId | None = None
+    body: Text | None = None
+    snoozed_until: Timestamp | None = None
+    assignee_id: AdminId | None = None
+
+
+class ConversationUpdate(Body):
+    read: StrictBool | None = None
+    title: str | None = Field(default=None, max_length=255)
+    custom_attributes: dict[str, Any] | None = None

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from contactmerge.storage.tables import (
+    Admin,
     Contact,
     Conversation,
     ConversationPart,
@@ -14,6 +15,7 @@ from contactmerge.storage.tables import (
     EventSummary,
     Note,
     Tag,
+    Workspace,
 )
 
 EMBEDDED_LIMIT = 10
@@ -169,28 +171,37 @@ def user_message(conversation: Conversation, part: ConversationPart) -> dict[str
 
 
 def conversation(
-    row: Conversation, parts: list[ConversationPart], people: Mapping[str, Contact]
+    row: Conversation,
+    parts: list[ConversationPart],
+    people: Mapping[str, Contact],
+    admins: Mapping[str, Admin] | None = None,
+    *,
+    state: str | None = None,
+    snoozed_until: int | None = None,
 ) -> dict[str, Any]:
-    """A conversation with its parts; ``people`` holds the contacts its parts name, by id."""
+    """A conversation with its parts; ``people`` and ``admins`` hold the contacts and teammates its parts
+    name, by id; ``state`` and ``snoozed_until`` as it reads now (a snooze that ended reads as open)."""
+    admins = admins or {}
+    state = state or row.state
     owner = people.get(row.contact_id)
     source, rest = (parts[0], parts[1:]) if parts else (None, [])
-    admins = list(dict.fromkeys(p.author_id for p in parts if p.author_type == "admin" and p.author_id))
+    teammates = list(dict.fromkeys(p.author_id for p in parts if p.author_type == "admin" and p.author_id))
     return {
         "type": "conversation",
         "id": row.id,
         "title": row.title,
         "created_at": row.created_at,
         "updated_at": row.updated_at,
-        "waiting_since": _waiting_since(parts),
-        "snoozed_until": None,
-        "open": row.state == "open",
-        "state": row.state,
-        "read": False,
+        "waiting_since": row.waiting_since,
+        "snoozed_until": snoozed_until,
+        "open": state == "open",
+        "state": state,
+        "read": row.read,
         "priority": "not_priority",
-        "admin_assignee_id": None,
+        "admin_assignee_id": row.admin_assignee_id,
         "team_assignee_id": None,
         "tags": {"type": "tag.list", "tags": []},
-        "source": _source(source, people) if source else None,
+        "source": _source(source, people, admins) if source else None,
         "contacts": {
             "type": "contact.list",
             "contacts": [
@@ -201,26 +212,116 @@ def conversation(
                 }
             ],
         },
-        "teammates": {"type": "admin.list", "admins": [{"type": "admin", "id": a} for a in admins]},
-        "custom_attributes": {},
+        "teammates": {"type": "admin.list", "admins": [{"type": "admin", "id": a} for a in teammates]},
+        "custom_attributes": dict(row.custom_attributes or {}),
+        "statistics": statistics(row, len(rest)),
         "conversation_parts": {
             "type": "conversation_part.list",
-            "conversation_parts": [_part(p, people) for p in rest],
+            "conversation_parts": [_part(p, people, admins) for p in rest],
             "total_count": len(rest),
         },
     }
 
 
-def _waiting_since(parts: list[ConversationPart]) -> int | None:
-    """When the contact's unanswered message came in: set while the last message is the contact's."""
-    messages = [p for p in parts if p.part_type != "note"]
-    if not messages or messages[-1].author_type == "admin":
-        return None
-    return messages[-1].created_at
+STATISTICS_KEYS = (
+    "time_to_assignment",
+    "time_to_admin_reply",
+    "time_to_first_close",
+    "time_to_last_close",
+    "median_time_to_reply",
+    "first_contact_reply_at",
+    "first_assignment_at",
+    "first_admin_reply_at",
+    "first_close_at",
+    "last_assignment_at",
+    "last_assignment_admin_reply_at",
+    "last_contact_reply_at",
+    "last_admin_reply_at",
+    "last_close_at",
+    "last_closed_by_id",
+    "count_reopens",
+    "count_assignments",
+    "count_conversation_parts",
+)
 
 
-def _author(part: ConversationPart, people: Mapping[str, Contact]) -> dict[str, Any]:
-    person = people.get(part.author_id or "") if part.author_type != "admin" else None
+def statistics(row: Conversation, part_count: int) -> dict[str, Any]:
+    """Intercom's conversation statistics: the ones kept, the durations that follow from them, null for
+    the rest (median reply time, the last assignment's reply)."""
+    kept = dict(row.statistics or {})
+    shown: dict[str, Any] = {"type": "conversation_statistics", **dict.fromkeys(STATISTICS_KEYS)}
+    shown.update({key: value for key, value in kept.items() if key in shown})
+    shown["count_reopens"] = kept.get("count_reopens", 0)
+    shown["count_assignments"] = kept.get("count_assignments", 0)
+    shown["count_conversation_parts"] = kept.get("count_conversation_parts", part_count)
+
+    def since(start: str, end: str) -> int | None:
+        first, last = kept.get(start), kept.get(end)
+        return last - first if isinstance(first, int) and isinstance(last, int) else None
+
+    shown["time_to_assignment"] = since("first_contact_reply_at", "first_assignment_at")
+    shown["time_to_admin_reply"] = since("first_contact_reply_at", "first_admin_reply_at")
+    shown["time_to_first_close"] = since("first_contact_reply_at", "first_close_at")
+    shown["time_to_last_close"] = since("first_contact_reply_at", "last_close_at")
+    return shown
+
+
+def teammate(row: Admin) -> dict[str, Any]:
+    """A teammate in Intercom's admin shape (``GET /admins``). Teams, away mode and avatars do not exist
+    here, so they read as Intercom shows an admin without them."""
+    return {
+        "type": "admin",
+        "id": row.id,
+        "name": row.name,
+        "email": row.email,
+        "email_verified": True,
+        "job_title": None,
+        "away_mode_enabled": False,
+        "away_mode_reassign": False,
+        "has_inbox_seat": True,
+        "team_ids": [],
+    }
+
+
+def token_admin(token_id: str, label: str) -> dict[str, Any]:
+    """What ``GET /me`` answers for an API token that no teammate created: the token, as an admin."""
+    return {
+        "type": "admin",
+        "id": f"token_{token_id}",
+        "name": label,
+        "email": None,
+        "email_verified": False,
+        "job_title": None,
+        "away_mode_enabled": False,
+        "away_mode_reassign": False,
+        "has_inbox_seat": False,
+        "team_ids": [],
+    }
+
+
+def app(workspace: Workspace) -> dict[str, Any]:
+    """The workspace as Intercom's ``app`` object (``GET /me``): its public app_id is the ``id_code``."""
+    verified = workspace.identity_verification == "enforced"
+    return {
+        "type": "app",
+        "id_code": workspace.app_id,
+        "name": workspace.name,
+        "created_at": workspace.created_at,
+        "secure": verified,
+        "identity_verification": verified,
+        "timezone": None,
+        "region": None,
+    }
+
+
+def _author(
+    part: ConversationPart, people: Mapping[str, Contact], admins: Mapping[str, Admin]
+) -> dict[str, Any]:
+    person: Contact | Admin | None
+    if part.author_type == "admin":
+        person = admins.get(part.author_id or "")  # a removed teammate still has their name
+    else:
+        person = people.get(part.author_id or "")
     return {
         "type": part.author_type,
         "id": part.author_id,
@@ -229,14 +330,16 @@ def _author(part: ConversationPart, people: Mapping[str, Contact]) -> dict[str, 
     }
 
 
-def _source(part: ConversationPart, people: Mapping[str, Contact]) -> dict[str, Any]:
+def _source(
+    part: ConversationPart, people: Mapping[str, Contact], admins: Mapping[str, Admin]
+) -> dict[str, Any]:
     return {
         "type": "conversation",
         "id": part.id,
         "delivered_as": "customer_initiated",
         "subject": "",
         "body": part.body,
-        "author": _author(part, people),
+        "author": _author(part, people, admins),
         "attachments": [],
         "url": None,
         "redacted": False,
@@ -244,16 +347,24 @@ def _source(part: ConversationPart, people: Mapping[str, Contact]) -> dict[str, 
     }
 
 
-def _part(part: ConversationPart, people: Mapping[str, Contact]) -> dict[str, Any]:
+MESSAGES = frozenset({"comment", "note"})
+
+
+def _part(
+    part: ConversationPart, people: Mapping[str, Contact], admins: Mapping[str, Admin]
+) -> dict[str, Any]:
+    assigned = part.assigned_to_id if part.part_type == "assignment" else None
     return {
         "type": "conversation_part",
         "id": part.id,
         "part_type": part.part_type,
-        "body": part.body,
+        # a close, open, snooze or assignment without a message has no body, as in Intercom
+        "body": part.body if part.body or part.part_type in MESSAGES else None,
         "created_at": part.created_at,
         "updated_at": part.created_at,
         "notified_at": part.created_at,
-        "author": _author(part, people),
+        "assigned_to": {"type": "admin", "id": assigned} if assigned else None,
+        "author": _author(part, people, admins),
         "attachments": [],
         "redacted": False,
         "unverified_sender": part.unverified_sender,

@@ -136,7 +136,9 @@ def _team(db: DbSession, workspace: Workspace) -> dict[str, str]:
 
 
 def _populate(db: DbSession, workspace: Workspace) -> int:
-    owner = next(a.id for a in teammates.list_teammates(db, workspace) if a.role == "owner")
+    team = teammates.list_teammates(db, workspace)
+    owner = next(a.id for a in team if a.role == "owner")
+    agent = next(a.id for a in team if a.role == "agent")
     rng = random.Random(20261124)
     data_attributes.create_attribute(
         db, workspace, name="plan", data_type="string", description="Billing plan"
@@ -187,7 +189,7 @@ def _populate(db: DbSession, workspace: Workspace) -> int:
         if i % 3 == 0:
             conversation, _ = conversations.start_conversation(db, workspace, user, rng.choice(USER_MESSAGES))
             conversations.reply_as_admin(
-                db, conversation, "1", "Thanks for writing — looking into it now.", message_type="comment"
+                db, conversation, agent, "Thanks for writing — looking into it now.", message_type="comment"
             )
         if i % 5 == 0:
             tags.attach(db, workspace, user.id, vip.id)

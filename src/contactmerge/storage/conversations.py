@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.orm import Session as DbSession
 
 from contactmerge.storage.paging import Page, keyset_page
-from contactmerge.storage.tables import Contact, Conversation, ConversationPart
+from contactmerge.storage.tables import Admin, Contact, Conversation, ConversationPart
 
 
 def get(db: DbSession, workspace_id: str, conversation_id: str) -> Conversation | None:
     return db.get(Conversation, (workspace_id, conversation_id))
+
+
+def lock(db: DbSession, workspace_id: str, conversation_id: str) -> Conversation | None:
+    """The conversation as committed now, locked until the transaction ends, so that two teammates'
+    actions on it run one after the other (each reads what the other wrote). SQLite runs one writer at a
+    time, so there it is a plain read."""
+    return db.get(Conversation, (workspace_id, conversation_id), with_for_update=True, populate_existing=True)
 
 
 def latest_of(db: DbSession, workspace_id: str, contact_id: str) -> Conversation | None:
@@ -73,12 +80,28 @@ def parts_of(
     return result
 
 
+def admins_by_id(db: DbSession, workspace_id: str, admin_ids: list[str]) -> dict[str, Admin]:
+    """The teammates named in conversations (authors, assignees), removed ones too, in one query."""
+    if not admin_ids:
+        return {}
+    rows = db.scalars(select(Admin).where(Admin.workspace_id == workspace_id, Admin.id.in_(admin_ids)))
+    return {row.id: row for row in rows}
+
+
 def page(
-    db: DbSession, workspace_id: str, *, per_page: int, after_id: str | None, contact_id: str | None = None
+    db: DbSession,
+    workspace_id: str,
+    *,
+    per_page: int,
+    after_id: str | None,
+    contact_id: str | None = None,
+    condition: ColumnElement[bool] | None = None,
 ) -> Page[Conversation]:
     stmt = select(Conversation).where(Conversation.workspace_id == workspace_id)
     if contact_id is not None:
         stmt = stmt.where(Conversation.contact_id == contact_id)
+    if condition is not None:
+        stmt = stmt.where(condition)
     return keyset_page(db, stmt, Conversation.id, per_page=per_page, after_id=after_id)
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from contactmerge.api import paging, shapes
 from contactmerge.api.deps import ApiContext, api_context
 from contactmerge.api.schemas import ContactWrite, NoteWrite, SearchRequest, TagRef
-from contactmerge.services import contacts, notes, tags
+from contactmerge.services import contacts, notes, tags, teammates
 from contactmerge.storage import contacts as contacts_repo
 from contactmerge.storage.paging import Page
 from contactmerge.storage.tables import Contact
@@ -166,7 +166,10 @@ def list_notes(
 
 @router.post("/contacts/{contact_id}/notes")
 def create_note(contact_id: str, body: NoteWrite, ctx: ApiContext = Depends(api_context)) -> dict[str, Any]:
-    admin = None if body.admin_id is None else str(body.admin_id)
+    # A note names its author, when it has one, as a current teammate of the workspace (400 otherwise).
+    admin = (
+        None if body.admin_id is None else teammates.check_admin_id(ctx.db, ctx.workspace, body.admin_id).id
+    )
     row = notes.add_note(ctx.db, ctx.workspace, contact_id, body.body, admin)
     ctx.commit()
     return shapes.note(row)
