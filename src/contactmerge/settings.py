@@ -87,6 +87,34 @@ class Settings(BaseSettings):
         "all addresses together; after that its messenger logins get 429 until the window ends.",
     )
 
+    messenger_stream_seconds: float = Field(
+        default=300,
+        ge=1,
+        le=3600,
+        description="Longest life of one live messenger connection (`GET /messenger/stream`); the widget "
+        "then reconnects at once, so a connection never outlives a deploy or a proxy's idle timeout by long.",
+    )
+    messenger_stream_poll_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        le=10,
+        description="How often each live messenger connection asks the database whether its browser has "
+        "something new (one indexed query); an agent's reply reaches the widget within about this long.",
+    )
+    messenger_streams_max: int = Field(
+        default=1000,
+        ge=1,
+        le=1_000_000,
+        description="Live messenger connections one server process holds at most; one more gets 429.",
+    )
+    messenger_streams_per_address: int = Field(
+        default=50,
+        ge=1,
+        le=1_000_000,
+        description="Live messenger connections one client address may hold at once on a server process "
+        "(each browser needs one, whatever its number of tabs); one more gets 429.",
+    )
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.environment == "production" and self.database_url.startswith("sqlite"):

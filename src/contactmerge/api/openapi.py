@@ -107,6 +107,8 @@ EXTRAS: dict[tuple[str, str], set[int]] = {
     ("POST", "/messenger/messages"): {404},
     ("GET", "/messenger/conversations"): {404},
     ("POST", "/messenger/shutdown"): {404},
+    # the live feed also refuses a connection past its caps (services/live.py)
+    ("GET", "/messenger/stream"): {404, 429},
 }
 
 # Success answers that are not the JSON object FastAPI documents for every route
@@ -118,6 +120,13 @@ SUCCESSES: dict[tuple[str, str], dict[str, Any]] = {
         }
     },
     ("POST", "/events"): {"202": {"description": "Recorded (no body)."}},
+    ("GET", "/messenger/stream"): {
+        "200": {
+            "description": "Server-sent events (docs/messenger.md, Live replies): `parts`, `ended`, "
+            "`reconnect`, and heartbeat comments.",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        }
+    },
 }
 
 

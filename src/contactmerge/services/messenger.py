@@ -29,7 +29,7 @@ from contactmerge.domain.identity import (
 )
 from contactmerge.domain.ids import now
 from contactmerge.errors import BadRequest, Forbidden, NotFound
-from contactmerge.services import contacts, conversations, identity_tokens, marks, merging
+from contactmerge.services import contacts, conversations, identity_tokens, marks, merging, teammates
 from contactmerge.services.normalizing import check_identifier, normalize_email
 from contactmerge.storage import contacts as contacts_repo
 from contactmerge.storage import conversations as conversations_repo
@@ -377,11 +377,40 @@ def readable_conversations(db: DbSession, workspace: Workspace, session: Session
 def readable_parts(
     db: DbSession, workspace: Workspace, session: Session, readable: list[Conversation]
 ) -> dict[str, list[ConversationPart]]:
-    """The parts a browser may see: all, or only its own and the admins' answers (design §4)."""
+    """The parts a browser may see: all, or only its own and the admins' answers (design §4); only the
+    messages among them, never notes nor the teammates' bookkeeping (assignments, snoozes, reopenings)."""
     ids = [c.id for c in readable]
-    if reads_all(session):
-        return conversations_repo.parts_of(db, workspace.id, ids)
-    return conversations_repo.parts_of(db, workspace.id, ids, seen_by=session.id)
+    seen_by = None if reads_all(session) else session.id
+    found = conversations_repo.parts_of(db, workspace.id, ids, seen_by=seen_by)
+    return {cid: [p for p in parts if _message(p)] for cid, parts in found.items()}
+
+
+def _message(part: ConversationPart) -> bool:
+    """A part the contact sees: a comment, or the message a teammate closed the conversation with."""
+    return part.part_type == "comment" or (part.part_type == "close" and bool(part.body))
+
+
+@dataclass
+class Threads:
+    """Conversations as a browser may read them, with the names of the teammates who answered."""
+
+    conversations: list[Conversation]
+    parts: dict[str, list[ConversationPart]]
+    names: dict[str, str]  # teammates' names by admin id; never their emails
+
+
+def threads_of(
+    db: DbSession, workspace: Workspace, session: Session, readable: list[Conversation]
+) -> Threads:
+    parts = readable_parts(db, workspace, session, readable)
+    admins = [p.author_id for ps in parts.values() for p in ps if p.author_type == "admin" and p.author_id]
+    return Threads(readable, parts, teammates.names(db, workspace, admins))
+
+
+def read_threads(db: DbSession, workspace: Workspace, anonymous_id: str | None) -> Threads:
+    """Everything this browser may read (design §4): the messenger's history and its live feed."""
+    session = require_session(db, workspace, anonymous_id)
+    return threads_of(db, workspace, session, readable_conversations(db, workspace, session))
 
 
 def readable_conversation(

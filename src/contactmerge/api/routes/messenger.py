@@ -137,7 +137,10 @@ def session_json(
     }
 
 
-def thread(conversation: Conversation, parts: list[ConversationPart], contact: Contact) -> dict[str, Any]:
+def thread(
+    conversation: Conversation, parts: list[ConversationPart], names: dict[str, str]
+) -> dict[str, Any]:
+    """A conversation as the widget shows it: an agent's reply carries the teammate's name, never more."""
     return {
         "type": "messenger.conversation",
         "id": conversation.id,
@@ -149,11 +152,15 @@ def thread(conversation: Conversation, parts: list[ConversationPart], contact: C
                 "body": p.body,
                 "created_at": p.created_at,
                 "from": "admin" if p.author_type == "admin" else "me",
+                "author_name": names.get(p.author_id or "") if p.author_type == "admin" else None,
             }
             for p in parts
-            if p.part_type != "note"
         ],
     }
+
+
+def threads_json(threads: messenger.Threads) -> list[dict[str, Any]]:
+    return [thread(c, threads.parts[c.id], threads.names) for c in threads.conversations]
 
 
 @router.post("/ping")
@@ -239,11 +246,10 @@ def collect_email(body: EmailBody, request: Request) -> dict[str, Any]:
 def send_message(body: MessageBody, request: Request) -> dict[str, Any]:
     with messenger_context(request) as ctx:
         workspace = ctx.workspace(body.app_id)
-        conversation, contact, session = messenger.send_message(
+        conversation, _, session = messenger.send_message(
             ctx.db, workspace, body.anonymous_id, body.body, body.conversation_id
         )
-        parts = messenger.readable_parts(ctx.db, workspace, session, [conversation])[conversation.id]
-        response = thread(conversation, parts, contact)
+        [response] = threads_json(messenger.threads_of(ctx.db, workspace, session, [conversation]))
         ctx.commit()
         return response
 
@@ -256,14 +262,8 @@ def my_conversations(
 ) -> dict[str, Any]:
     with messenger_context(request) as ctx:
         workspace = ctx.workspace(app_id)
-        session = messenger.require_session(ctx.db, workspace, anonymous_id)
-        readable = messenger.readable_conversations(ctx.db, workspace, session)
-        contact = ctx.db.get_one(Contact, (workspace.id, session.contact_id))
-        parts = messenger.readable_parts(ctx.db, workspace, session, readable)
-        return {
-            "type": "messenger.conversation.list",
-            "conversations": [thread(c, parts[c.id], contact) for c in readable],
-        }
+        threads = messenger.read_threads(ctx.db, workspace, anonymous_id)
+        return {"type": "messenger.conversation.list", "conversations": threads_json(threads)}
 
 
 @router.post("/shutdown")
