@@ -12,7 +12,7 @@ from sqlalchemy import BigInteger, ColumnElement, and_, case, cast, exists, func
 
 from contactmerge.domain.identifiers import canonical_email
 from contactmerge.domain.search import FieldType, Filter, Group, Query
-from contactmerge.storage.search import UnicodeLower, _compare, _compile_date, _compile_text
+from contactmerge.storage.search import UnicodeLower, compile_date, compile_operator, compile_text
 from contactmerge.storage.tables import Contact, Conversation, ConversationPart
 
 STATISTICS_PREFIX = "statistics."
@@ -129,26 +129,18 @@ def _compile_filter(column: Any, flt: Filter) -> ColumnElement[bool]:
     if value is None:
         return column.is_(None) if op == "=" else column.is_not(None)  # type: ignore[no-any-return]
     if flt.field_type == "date":
-        return _compile_date(column, op, value)
+        return compile_date(column, op, value)
     if flt.field_type == "boolean":
         return column == value if op == "=" else column != value  # type: ignore[no-any-return]
     if flt.field_type == "string":
         if op in ("~", "!~", "^", "$"):
-            return _compile_text(column, op, value)
+            return compile_text(column, op, value)
         # every string comparison ignores case, as Intercom's does; emails are stored canonical
         if flt.field == "source.author.email":
             value = tuple(map(canonical_email, value)) if isinstance(value, tuple) else canonical_email(value)
         else:
             column, value = UnicodeLower(column), _lower(value)
-    if op == "=":
-        return column == value  # type: ignore[no-any-return]
-    if op == "!=":
-        return or_(column.is_(None), column != value)
-    if op == "IN":
-        return column.in_(value)  # type: ignore[no-any-return]
-    if op == "NIN":
-        return or_(column.is_(None), column.not_in(value))
-    return _compare(column, op, value)
+    return compile_operator(column, op, value)
 
 
 def _compile_teammates(flt: Filter, workspace_id: str) -> ColumnElement[bool]:

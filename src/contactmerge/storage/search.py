@@ -98,15 +98,20 @@ def _compile_filter(flt: Filter, workspace_id: str) -> ColumnElement[bool]:
     if value is None:
         return column.is_(None) if op == "=" else column.is_not(None)  # type: ignore[no-any-return]
     if flt.field_type == "date":
-        return _compile_date(column, op, value)
+        return compile_date(column, op, value)
     if flt.field_type == "string":
         if op in ("~", "!~", "^", "$"):
-            return _compile_text(column, op, value)
+            return compile_text(column, op, value)
         # every string comparison ignores case, as Intercom's does
         if flt.field in CANONICAL_FIELDS:
             value = _canonical(flt.field, value)
         else:
             column, value = UnicodeLower(column), _lower(value)
+    return compile_operator(column, op, value)
+
+
+def compile_operator(column: Any, op: str, value: Any) -> ColumnElement[bool]:
+    """=, !=, IN, NIN and the orderings of one value; a missing value is neither equal nor in a list."""
     if op == "=":
         return column == value  # type: ignore[no-any-return]
     if op == "!=":
@@ -115,10 +120,10 @@ def _compile_filter(flt: Filter, workspace_id: str) -> ColumnElement[bool]:
         return column.in_(value)  # type: ignore[no-any-return]
     if op == "NIN":
         return or_(column.is_(None), column.not_in(value))
-    return _compare(column, op, value)
+    return compare(column, op, value)
 
 
-def _compare(column: SQLCoreOperations[Any], op: str, value: Any) -> ColumnElement[bool]:
+def compare(column: SQLCoreOperations[Any], op: str, value: Any) -> ColumnElement[bool]:
     compared: ColumnElement[bool]
     if op == "<":
         compared = column < value
@@ -131,7 +136,7 @@ def _compare(column: SQLCoreOperations[Any], op: str, value: Any) -> ColumnEleme
     return compared
 
 
-def _compile_text(column: Any, op: str, value: str) -> ColumnElement[bool]:
+def compile_text(column: Any, op: str, value: str) -> ColumnElement[bool]:
     lowered = UnicodeLower(column)
     needle = value.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     pattern = {"~": f"%{needle}%", "!~": f"%{needle}%", "^": f"{needle}%", "$": f"%{needle}"}[op]
@@ -141,7 +146,7 @@ def _compile_text(column: Any, op: str, value: str) -> ColumnElement[bool]:
     return condition
 
 
-def _compile_date(column: Any, op: str, value: Any) -> ColumnElement[bool]:
+def compile_date(column: Any, op: str, value: Any) -> ColumnElement[bool]:
     if op in ("IN", "NIN"):
         days = [and_(column >= day_start(v), column < day_start(v) + DAY) for v in value]
         within = or_(*days)

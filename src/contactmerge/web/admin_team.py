@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -12,6 +13,7 @@ from starlette.datastructures import FormData
 from contactmerge.domain.teammates import Action, Role
 from contactmerge.errors import ContactMergeError
 from contactmerge.services import teammates, workspaces
+from contactmerge.storage.tables import Admin
 from contactmerge.web.admin import AdminContext, AdminRoute, admin_context, checked_form, redirect, render
 
 router = APIRouter(include_in_schema=False, route_class=AdminRoute)
@@ -59,6 +61,26 @@ def add_teammate(
     return redirect(request, "/admin/team", f"Added {admin.name} as {admin.role}; they can sign in now.")
 
 
+def _change(
+    request: Request,
+    ctx: AdminContext,
+    change: Callable[[], Admin],
+    notice: Callable[[Admin], str],
+    *,
+    ends_sessions: bool = False,
+) -> Response:
+    """One change to a teammate: the page again with the error (nothing changed), or back with a notice."""
+    ctx.require(Action.MANAGE_TEAMMATES)
+    try:
+        admin = change()
+    except ContactMergeError as error:
+        return _refused(request, ctx, error)
+    ctx.commit()
+    if ends_sessions and admin.id == ctx.admin.id:  # this very session ended with the others
+        return redirect(request, "/admin/login", "Your password changed: sign in with the new one.")
+    return redirect(request, "/admin/team", notice(admin))
+
+
 @router.post("/admin/team/{admin_id}/role")
 def change_role(
     request: Request,
@@ -66,13 +88,13 @@ def change_role(
     ctx: AdminContext = Depends(admin_context),
     form: FormData = Depends(checked_form),
 ) -> Response:
-    ctx.require(Action.MANAGE_TEAMMATES)
-    try:
-        admin = teammates.change_role(ctx.db, ctx.workspace, admin_id, str(form.get("role") or ""))
-    except ContactMergeError as error:
-        return _refused(request, ctx, error)
-    ctx.commit()
-    return redirect(request, "/admin/team", f"{admin.name} is now an {admin.role}.")
+    role = str(form.get("role") or "")
+    return _change(
+        request,
+        ctx,
+        lambda: teammates.change_role(ctx.db, ctx.workspace, admin_id, role),
+        lambda admin: f"{admin.name} is now an {admin.role}.",
+    )
 
 
 @router.post("/admin/team/{admin_id}/password")
@@ -82,15 +104,14 @@ def new_password(
     ctx: AdminContext = Depends(admin_context),
     form: FormData = Depends(checked_form),
 ) -> Response:
-    ctx.require(Action.MANAGE_TEAMMATES)
-    try:
-        admin = teammates.set_password(ctx.db, ctx.workspace, admin_id, str(form.get("password") or ""))
-    except ContactMergeError as error:
-        return _refused(request, ctx, error)
-    ctx.commit()
-    if admin.id == ctx.admin.id:  # this very session ended with the others
-        return redirect(request, "/admin/login", "Your password changed: sign in with the new one.")
-    return redirect(request, "/admin/team", f"New password set for {admin.name}; their sessions ended.")
+    password = str(form.get("password") or "")
+    return _change(
+        request,
+        ctx,
+        lambda: teammates.set_password(ctx.db, ctx.workspace, admin_id, password),
+        lambda admin: f"New password set for {admin.name}; their sessions ended.",
+        ends_sessions=True,
+    )
 
 
 @router.post("/admin/team/{admin_id}/remove")
@@ -100,13 +121,12 @@ def remove_teammate(
     ctx: AdminContext = Depends(admin_context),
     form: FormData = Depends(checked_form),
 ) -> Response:
-    ctx.require(Action.MANAGE_TEAMMATES)
-    try:
-        admin = teammates.remove_teammate(ctx.db, ctx.workspace, admin_id)
-    except ContactMergeError as error:
-        return _refused(request, ctx, error)
-    ctx.commit()
-    return redirect(request, "/admin/team", f"Removed {admin.name}: signed out everywhere.")
+    return _change(
+        request,
+        ctx,
+        lambda: teammates.remove_teammate(ctx.db, ctx.workspace, admin_id),
+        lambda admin: f"Removed {admin.name}: signed out everywhere.",
+    )
 
 
 @router.post("/admin/tokens", response_class=HTMLResponse)
