@@ -39,6 +39,8 @@ def test_dry_run_then_import_then_errors_then_undo(isolated_database: Database, 
     undone = run(database.url, "imports", "undo", import_id.group(1), *ws)
     assert undone.returncode == 0, undone.stderr
     assert "0 merges, 0 updates, 2 contacts removed" in undone.stdout
+    shown = run(database.url, "imports", "show", import_id.group(1), *ws)
+    assert "started by cli" in shown.stdout and "undone by cli" in shown.stdout
 
 
 def test_bad_options_are_one_line_errors(isolated_database: Database, tmp_path: Path) -> None:

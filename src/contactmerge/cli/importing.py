@@ -11,8 +11,9 @@ from rich.table import Table
 
 from contactmerge.cli.common import CLI_ACTOR, console, err_console, fail, settings, unit_of_work
 from contactmerge.domain.importing import COUNT_LABELS
+from contactmerge.domain.teammates import describe
 from contactmerge.errors import ContactMergeError
-from contactmerge.services import workspaces
+from contactmerge.services import teammates, workspaces
 from contactmerge.services.importing import jobs as importing
 from contactmerge.services.importing import outcomes
 from contactmerge.storage.db import make_engine, make_sessionmaker
@@ -122,12 +123,18 @@ def print_report(job: Import) -> None:
 def show_command(import_id: str = typer.Argument(...), workspace: str | None = WorkspaceOption) -> None:
     """An import's state, progress and counts."""
     with unit_of_work() as db:
-        job = importing.get_import(db, workspaces.resolve(db, workspace), import_id)
+        chosen = workspaces.resolve(db, workspace)
+        job = importing.get_import(db, chosen, import_id)
+        names = teammates.all_names(db, chosen)
     console.print(
         f"{job.id} {job.filename}: {job.state}, {job.rows_done:,} rows, "
         f"{job.bytes_done:,} of {job.size_bytes:,} bytes",
         highlight=False,
     )
+    if job.created_by:
+        console.print(f"started by {describe(job.created_by, names)}", highlight=False)
+    if job.undone_by:
+        console.print(f"undone by {describe(job.undone_by, names)}", highlight=False)
     if job.error:
         console.print(f"error: {job.error}", highlight=False)
     print_report(job)
