@@ -67,15 +67,23 @@ def _email(raw: str) -> tuple[str, str]:
 def create_teammate(
     db: DbSession, workspace: Workspace, *, email: str, name: str, role: str, password: str
 ) -> Admin:
-    """A new teammate of the workspace; 409 when one already has the email."""
+    """A new teammate of the workspace; 409 when one already has the email. A removed teammate with the
+    email comes back (same id, so the records of what they did name them again) as this name, role and
+    password; their old sessions stay ended."""
     given, normalized = _email(email)
     name = name.strip()
     if not name or len(name) > 255:
         raise BadRequest("a teammate needs a name of at most 255 characters", field="name")
     checked = _check_role(role)
     _check_password(password)
-    if repo.by_email(db, workspace.id, normalized) is not None:
+    existing = repo.by_email(db, workspace.id, normalized)
+    if existing is not None and existing.removed_at is None:
         raise Conflict(f"a teammate of this workspace already has the email {given}", field="email")
+    if existing is not None:
+        existing.email, existing.name, existing.role = given, name, checked.value
+        existing.password_hash = _hasher().hash(password)
+        existing.removed_at = None
+        return existing
     return repo.add(
         db,
         Admin(
@@ -132,7 +140,9 @@ def require(admin: Admin, action: Action) -> None:
 
 
 def _other_owners(db: DbSession, workspace: Workspace, admin: Admin) -> int:
-    return sum(1 for a in repo.of_workspace(db, workspace.id) if a.role == Role.OWNER and a.id != admin.id)
+    """How many other live owners there are, locked until the change commits (two owners demoting or
+    removing each other at once would otherwise each see the other, and leave none)."""
+    return sum(1 for a in repo.lock_with_role(db, workspace.id, Role.OWNER) if a.id != admin.id)
 
 
 def change_role(db: DbSession, workspace: Workspace, admin_id: str, role: str) -> Admin:

@@ -43,6 +43,21 @@ def of_workspace(db: DbSession, workspace_id: str, *, removed: bool = False) -> 
     return list(db.scalars(query.order_by(Admin.created_at, Admin.id)))
 
 
+def lock_with_role(db: DbSession, workspace_id: str, role: str) -> list[Admin]:
+    """The live teammates with this role, as committed now, locked until the transaction ends: two requests
+    that each count the other owners wait for one another instead of both going through. SQLite runs one
+    writer at a time, so there it is a plain read."""
+    return list(
+        db.scalars(
+            select(Admin)
+            .where(Admin.workspace_id == workspace_id, Admin.role == role, Admin.removed_at.is_(None))
+            .order_by(Admin.created_at, Admin.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
 def names(db: DbSession, workspace_id: str, admin_ids: list[str]) -> dict[str, str]:
     if not admin_ids:
         return {}

@@ -30,7 +30,7 @@ from starlette.datastructures import FormData
 
 from contactmerge.api.deps import client_address
 from contactmerge.domain.teammates import Action, describe, teammate_actor
-from contactmerge.errors import ContactMergeError, TooManyRequests, Unauthorized
+from contactmerge.errors import BadRequest, ContactMergeError, TooManyRequests, Unauthorized
 from contactmerge.services import teammates, workspaces
 from contactmerge.services.rate_limits import Limiter
 from contactmerge.settings import Settings
@@ -139,6 +139,11 @@ async def checked_form(request: Request) -> AsyncIterator[FormData]:
         sent = form.get("csrf")
         if not token or not isinstance(sent, str) or not same_secret(sent, csrf_token(token)):
             raise CsrfRefused
+        if any(
+            "\x00" in key or (isinstance(value, str) and "\x00" in value) for key, value in form.multi_items()
+        ):
+            # PostgreSQL cannot store one (a 500 there) and SQLite would keep it: refused as the API does
+            raise BadRequest("The form must not contain NUL characters")
         yield form
     finally:
         await form.close()
