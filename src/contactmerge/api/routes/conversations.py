@@ -24,6 +24,7 @@ from contactmerge.services import (
     conversations,
     teammates,
 )
+from contactmerge.storage.paging import Page
 from contactmerge.storage.tables import Admin, Conversation
 
 UNASSIGNED = "0"  # Intercom's assignee_id for "nobody"
@@ -53,13 +54,7 @@ def list_conversations(
     size = paging.per_page(per_page, ctx.settings)
     cursor = paging.decode(starting_after)
     page = conversations.list_conversations(ctx.db, ctx.workspace, per_page=size, after_id=cursor.after_id)
-    last = page.items[-1].id if page.items else None
-    return {
-        "type": "conversation.list",
-        "conversations": present(ctx, page.items),
-        "total_count": page.total_count,
-        "pages": paging.pages(cursor, size, page.total_count, last, page.has_more),
-    }
+    return _listing(ctx, page, cursor, size)
 
 
 @router.post("/conversations/search")
@@ -74,13 +69,7 @@ def search_conversations(body: SearchRequest, ctx: ApiContext = Depends(api_cont
     page = conversation_search.search_conversations(
         ctx.db, ctx.workspace, body.query, per_page=size, after_id=cursor.after_id
     )
-    last = page.items[-1].id if page.items else None
-    return {
-        "type": "conversation.list",
-        "conversations": present(ctx, page.items),
-        "total_count": page.total_count,
-        "pages": paging.pages(cursor, size, page.total_count, last, page.has_more),
-    }
+    return _listing(ctx, page, cursor, size)
 
 
 @router.get("/conversations/{conversation_id}")
@@ -210,6 +199,17 @@ def update_conversation(
     result = present(ctx, [conversation])[0]
     ctx.commit()
     return result
+
+
+def _listing(ctx: ApiContext, page: Page[Conversation], cursor: paging.Cursor, size: int) -> dict[str, Any]:
+    """A page of conversations in Intercom's list shape, with its cursor to the next."""
+    last = page.items[-1].id if page.items else None
+    return {
+        "type": "conversation.list",
+        "conversations": present(ctx, page.items),
+        "total_count": page.total_count,
+        "pages": paging.pages(cursor, size, page.total_count, last, page.has_more),
+    }
 
 
 def present(ctx: ApiContext, rows: list[Conversation]) -> list[dict[str, Any]]:
