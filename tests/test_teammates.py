@@ -416,3 +416,9 @@ def test_a_note_from_the_contact_page_names_its_teammate_and_bad_ones_change_not
         assert "Asked for a refund." in page and f'by <span class="actor">{agent.name}</span>' in page
     [note] = api.get(f"/contacts/{user}/notes").json()["data"]
     assert note["body"] == "Asked for a refund." and note["author"]["id"] == agent.id
+
+
+def test_signing_in_lands_in_the_inbox(server: Server, agent: Teammate) -> None:
+    with signed_in_client(server, agent) as client:
+        landed = client.get("/admin", follow_redirects=True)
+        assert landed.status_code == 200 and str(landed.url).endswith("/admin/inbox")

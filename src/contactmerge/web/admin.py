@@ -250,7 +250,7 @@ def stylesheet() -> FileResponse:
 
 @router.get("/admin")
 def index(ctx: AdminContext = Depends(admin_context)) -> RedirectResponse:
-    return RedirectResponse("/admin/duplicates", status_code=303)
+    return RedirectResponse("/admin/inbox", status_code=303)  # a support team starts at its conversations
 
 
 @router.get("/admin/login", response_class=HTMLResponse)
